@@ -1,0 +1,296 @@
+"""The event log: ``<root>/events.jsonl`` and its in-memory twin.
+
+Guarantees (see ENGINEERING.md, rules 1-6):
+1. One writer at a time: writers hold an exclusive ``flock`` on a separate lock file
+   for the whole read-check-append-fsync step; readers hold a shared lock, so they never
+   see a half-written line.
+2. One line is one commit; it lands with a single ``write`` and ``fsync`` before
+   ``append`` returns. A failed write or fsync makes this log object refuse all
+   further writes (the next process re-reads what reached the disk).
+3. ``append`` is checked: it carries the sequence number the caller decided on and
+   raises ``Conflict`` if the log has moved on.
+4. Recovery on open for writing: damaged bytes after the last good line that do not
+   claim to be a commit (no complete frame) are a torn tail: copied aside to
+   ``events.jsonl.broken-<seq>-<n>``, truncated, fsynced and reported on stderr. A framed
+   line that fails its hash or chain, or damage followed by good lines, is corruption:
+   ``LogCorrupt`` with the line number, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from events.codec import GENESIS, SCHEMA_VERSION, decode, encode, frame_hash, has_frame
+from lifecycle.errors import Conflict, LogCorrupt, LogUnwritable
+
+Record = dict[str, Any]
+
+
+class Draft(NamedTuple):
+    """What a command wants to append: the log adds seq, prev, schema and hash."""
+
+    time: str
+    actor: str
+    command: str
+    reason: str | None
+    events: list[Record]
+
+
+class Tail(NamedTuple):
+    seq: int
+    hash: str
+    size: int  # bytes of good lines
+
+
+class Damage(NamedTuple):
+    line: int
+    why: str
+    offset: int
+    framed: bool
+
+
+class EventLog(Protocol):
+    """Read commits in order; append one checked commit."""
+
+    def read(self) -> Iterator[Record]: ...
+
+    def append(self, draft: Draft, expected_seq: int) -> Record: ...
+
+    def writing(self) -> contextlib.AbstractContextManager[None]: ...
+
+
+def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail]) -> Iterator[Record]:
+    """Yield verified records; collect damage; leave the last good position in ``tail``.
+
+    Stops at the first damaged line; whether it is a torn tail or corruption is decided
+    by looking at what follows (``classify``).
+    """
+    seq, prev, offset = 0, GENESIS, 0
+    for number, line in enumerate(lines, start=1):
+        digest = frame_hash(line)
+        if digest is None:
+            problems.append(Damage(number, _why(line), offset, has_frame(line)))
+            break
+        record = decode(line)
+        if record.get("seq") != seq + 1 or record.get("prev") != prev:
+            problems.append(Damage(number, "broken chain (seq or prev hash)", offset, True))
+            break
+        seq, prev, offset = seq + 1, digest, offset + len(line)
+        tail[0] = Tail(seq, prev, offset)
+        yield record
+
+
+def _why(line: bytes) -> str:
+    if not line.endswith(b"\n"):
+        return "incomplete line"
+    return "hash mismatch" if has_frame(line) else "not a commit line"
+
+
+def draft_record(draft: Draft, tail: Tail) -> Record:
+    return {
+        "seq": tail.seq + 1, "time": draft.time, "actor": draft.actor,
+        "schema_version": SCHEMA_VERSION, "command": draft.command, "reason": draft.reason,
+        "events": draft.events, "prev": tail.hash,
+    }
+
+
+class MemoryLog:
+    """The in-memory twin: the same framing, checks and conflicts, no files."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self._lock = threading.RLock()
+
+    def read(self) -> Iterator[Record]:
+        problems: list[Damage] = []
+        tail = [Tail(0, GENESIS, 0)]
+        yield from scan(list(self.lines), problems, tail)
+        if problems:
+            raise LogCorrupt(problems[0].line, problems[0].why)
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        @contextlib.contextmanager
+        def hold() -> Iterator[None]:
+            with self._lock:
+                yield
+
+        return hold()
+
+    def append(self, draft: Draft, expected_seq: int) -> Record:
+        with self._lock:
+            records = list(self.read())
+            tail = Tail(len(records), records[-1]["hash"] if records else GENESIS, 0)
+            if tail.seq != expected_seq:
+                raise Conflict(_conflict(expected_seq, tail.seq))
+            record = draft_record(draft, tail)
+            line, digest = encode(record)
+            self.lines.append(line)
+            return decode(line)
+
+
+def _conflict(expected: int, actual: int) -> str:
+    return (f"the registry changed meanwhile (decided at commit {expected}, now at {actual}); "
+            "retry the command")
+
+
+class JsonlLog:
+    """``events.jsonl`` with a lock file beside it."""
+
+    def __init__(self, path: Path, lock_path: Path | None = None) -> None:
+        self.path = path
+        self.lock_path = lock_path or path.with_name(path.name + ".lock")
+        self._held: int | None = None
+        self._tail: Tail | None = None
+        self._broken = False
+
+    def read(self) -> Iterator[Record]:
+        """All good commits in order; raises ``LogCorrupt`` on corruption.
+
+        Under the writer lock a torn tail has already been removed; without it, a torn
+        tail is skipped (reported on stderr) and left for the next writer to recover.
+        """
+        with self._shared():
+            problems: list[Damage] = []
+            tail = [Tail(0, GENESIS, 0)]
+            with _open_or_empty(self.path) as lines:
+                yield from scan(lines, problems, tail)
+                damage = self._classify(problems, lines)
+            self._tail = tail[0]
+            if damage is not None and damage.framed:
+                raise LogCorrupt(damage.line, damage.why)
+            if damage is not None:
+                print(f"warning: events.jsonl line {damage.line}: torn tail ({damage.why}); "
+                      "the next writing command moves it aside", file=sys.stderr)
+
+    @staticmethod
+    def _classify(problems: list[Damage], rest: Iterable[bytes]) -> Damage | None:
+        """Damage followed by any framed line is corruption; otherwise a torn tail."""
+        if not problems:
+            return None
+        first = problems[0]
+        if any(has_frame(line) for line in rest):
+            return first._replace(why=f"{first.why}, followed by commits", framed=True)
+        return first
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the exclusive lock; recover a torn tail; refuse a corrupt log."""
+        if self._broken:
+            raise LogUnwritable("a previous write to events.jsonl failed; restart and retry")
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._held = fd
+            self._recover()
+            yield
+        finally:
+            self._held = None
+            os.close(fd)
+
+    def _recover(self) -> None:
+        for _ in self.read():
+            pass
+        assert self._tail is not None
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size > self._tail.size:
+            self._move_aside(self._tail, size)
+
+    def _move_aside(self, tail: Tail, size: int) -> None:
+        with open(self.path, "rb") as f:
+            f.seek(tail.size)
+            damaged = f.read()
+        n = 0
+        while (aside := self.path.with_name(f"{self.path.name}.broken-{tail.seq}-{n}")).exists():
+            n += 1
+        _write_file(aside, damaged)
+        with open(self.path, "r+b") as f:
+            f.truncate(tail.size)
+            os.fsync(f.fileno())
+        print(f"recovered events.jsonl: moved a torn tail of {size - tail.size} bytes after "
+              f"commit {tail.seq} to {aside.name}", file=sys.stderr)
+
+    def append(self, draft: Draft, expected_seq: int) -> Record:
+        if self._held is None:
+            raise RuntimeError("append needs the writer lock: use 'with log.writing():'")
+        if self._broken:
+            raise LogUnwritable("a previous write to events.jsonl failed; restart and retry")
+        tail = self._tail or Tail(0, GENESIS, 0)
+        if tail.seq != expected_seq:
+            raise Conflict(_conflict(expected_seq, tail.seq))
+        record = draft_record(draft, tail)
+        line, digest = encode(record)
+        self._durable_append(line)
+        self._tail = Tail(tail.seq + 1, digest, tail.size + len(line))
+        return decode(line)
+
+    def _durable_append(self, line: bytes) -> None:
+        new = not self.path.exists()
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if new:
+                fsync_dir(self.path.parent)
+        except OSError as exc:
+            self._broken = True
+            raise LogUnwritable(f"could not write events.jsonl ({exc}); nothing was "
+                                "acknowledged; the next command recovers the log") from exc
+
+    @contextlib.contextmanager
+    def _shared(self) -> Iterator[None]:
+        if self._held is not None or not self.lock_path.exists():
+            yield
+            return
+        fd = os.open(self.lock_path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+
+class _Lines:
+    """Iterate the lines of a file; usable as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb", buffering=1 << 20) if path.exists() else None
+
+    def __enter__(self) -> Iterator[bytes]:
+        return iter(self._file) if self._file is not None else iter(())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _open_or_empty(path: Path) -> _Lines:
+    return _Lines(path)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    fsync_dir(path.parent)

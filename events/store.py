@@ -1,0 +1,96 @@
+"""The content-addressed blob store: ``<root>/store/sha256/<2 hex>/<64 hex>``.
+
+Guarantees:
+1. A blob is written once: streamed to a temp file while hashed, fsynced, then linked
+   into place under its sha256; an existing blob is never overwritten.
+2. Blobs are never deleted or modified by the engine (they are made read-only).
+3. A digest is checked against its pattern before it becomes a path, so no digest
+   can name a file outside the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from events.log import fsync_dir
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1 << 20
+
+
+def blob(digest: str, size: int) -> dict[str, Any]:
+    return {"digest": digest, "size": size}
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, digest: str) -> Path:
+        if not _DIGEST.match(digest):
+            raise ValueError(f"not a sha256 digest: {digest!r}")
+        return self.root / "sha256" / digest[:2] / digest
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
+    def put_file(self, source: Path) -> dict[str, Any]:
+        with open(source, "rb") as f:
+            return self._put(iter(lambda: f.read(CHUNK), b""))
+
+    def put_bytes(self, data: bytes) -> dict[str, Any]:
+        return self._put(iter([data]))
+
+    def read_bytes(self, digest: str) -> bytes:
+        return self.path(digest).read_bytes()
+
+    def _put(self, chunks: Iterator[bytes]) -> dict[str, Any]:
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        hasher, size = hashlib.sha256(), 0
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="incoming-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            digest = hasher.hexdigest()
+            self._publish(tmp, self.path(digest))
+            return blob(digest, size)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @staticmethod
+    def _publish(tmp: Path, final: Path) -> None:
+        if final.exists():
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            return
+        fsync_dir(final.parent)
+
+    def check(self, digest: str, size: int | None = None) -> str | None:
+        """None when the blob is present and intact; else what is wrong."""
+        path = self.path(digest)
+        if not path.exists():
+            return "missing"
+        if size is not None and path.stat().st_size != size:
+            return f"size {path.stat().st_size} != {size}"
+        hasher = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(CHUNK), b""):
+                hasher.update(chunk)
+        return None if hasher.hexdigest() == digest else "content does not match its digest"

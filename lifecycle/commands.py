@@ -1,0 +1,92 @@
+"""Commands: what a user (or the daemon, or the dashboard) asks the engine to do.
+
+Commands are imperative, frozen and carry everything ``decide`` needs; the service
+layer fills them from files and flags (reading checkpoints, metrics files, policies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lifecycle.policy import Policy
+from lifecycle.versions import Bump
+
+Json = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Submit:
+    """Register a trained model as the new challenger."""
+
+    weights: Json
+    classes: Json
+    architecture: str
+    family: str = "convnext"
+    files: Json = field(default_factory=dict)
+    version: str | None = None
+    bump: Bump = "patch"
+    training_config: Json = field(default_factory=dict)
+    training_data: Json = field(default_factory=dict)
+    created_at: str | None = None
+    source: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordEvaluation:
+    """Record one model's metrics on a named (and possibly digested) data set."""
+
+    ref: str
+    dataset: str
+    metrics: Json
+    policy: Policy = field(default_factory=Policy)
+    dataset_digest: str | None = None
+    predictions: Json | None = None
+    n_samples: int | None = None
+    details: Json | None = None
+
+
+@dataclass(frozen=True)
+class DecideChallenger:
+    """Judge the challenger against the champion by the policy."""
+
+    policy: Policy = field(default_factory=Policy)
+    dataset: str = "benchmark"
+    paired: tuple[int, int] | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Promote:
+    """A person promotes the challenger, bypassing the rule, with a reason."""
+
+    ref: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reject:
+    ref: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """Bring back a former champion (default: the previous one)."""
+
+    ref: str | None = None
+    reason: str = "rollback requested by user"
+    severity: str = "MEDIUM"
+
+
+@dataclass(frozen=True)
+class Import:
+    """Take over an installation of the original system (an empty registry only)."""
+
+    models: Sequence[Json]
+    source: str
+
+
+Command = Submit | RecordEvaluation | DecideChallenger | Promote | Reject | Rollback | Import

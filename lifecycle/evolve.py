@@ -1,0 +1,192 @@
+"""``evolve(state, event, at) -> state``: the pure fold of the event log.
+
+Guarantees:
+1. Pure and deterministic: the new state depends only on the old state, the event
+   (its canonical stored JSON form) and the time of the commit that holds it.
+2. Status changes follow ``lifecycle.transitions.TRANSITIONS`` only; a champion is
+   archived before another one takes over, so at most one champion ever exists.
+3. Nothing is removed: every model stays in ``state.models`` forever.
+
+Events are folded in the form they are stored in (plain JSON objects), so the state a
+command builds incrementally and the state ``replay`` rebuilds come from the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lifecycle.state import Json, ModelRecord, State, evaluation_key
+from lifecycle.transitions import InvalidTransition, next_status
+from lifecycle.versions import parse_version
+
+Evolver = Callable[[State, Json, str], State]
+
+
+def evolve(state: State, event: Json, at: str) -> State:
+    try:
+        evolver = _EVOLVERS[event["type"]]
+    except KeyError:
+        raise InvalidTransition(f"unknown event type {event.get('type')!r}") from None
+    return evolver(state, event, at)
+
+
+def apply_commit(state: State, record: Mapping[str, Any]) -> State:
+    """Fold every event of one commit record, then move the log position."""
+    at = record["time"]
+    for event in record["events"]:
+        state = evolve(state, event, at)
+    return state._replace(seq=record["seq"], head=record["hash"], last_time=at)
+
+
+def _put(state: State, record: ModelRecord, **changes: Any) -> State:
+    return state._replace(models=state.models.set(record.model_id, record), **changes)
+
+
+def _trained(state: State, e: Json, at: str) -> State:
+    model_id = e["model_id"]
+    if model_id in state.models:
+        raise InvalidTransition(f"{model_id} registered twice")
+    if state.challenger is not None:
+        raise InvalidTransition(f"{model_id}: {state.challenger} is still the challenger")
+    version = parse_version(e["version"])
+    record = ModelRecord(
+        model_id=model_id,
+        version=e["version"],
+        family=e["family"],
+        architecture=e["architecture"],
+        status=next_status(None, "trained", model_id),
+        created_at=e.get("created_at") or at,
+        weights=e["weights"],
+        files=e.get("files", {}),
+        classes=e.get("classes"),
+        training_config=e.get("training_config", {}),
+        training_data=e.get("training_data", {}),
+    )
+    top = max(state.max_version, version) if state.max_version else version
+    return _put(state, record, challenger=model_id, max_version=top)
+
+
+def _evaluated(state: State, e: Json, at: str) -> State:
+    record = state.models[e["model_id"]]
+    key = evaluation_key(e["dataset"], e.get("dataset_digest"))
+    evaluation = {k: v for k, v in e.items() if k not in ("type", "model_id")}
+    evaluation["seq"] = state.seq + 1
+    evaluation["at"] = at
+    updated = record._replace(
+        evaluations=_set(record.evaluations, key, evaluation), latest_evaluation=key
+    )
+    return _put(state, updated)
+
+
+def _promoted(state: State, e: Json, at: str) -> State:
+    record = state.models[e["model_id"]]
+    if state.champion is not None:
+        raise InvalidTransition(f"{record.model_id}: {state.champion} is still champion")
+    previous = state.models[state.reigns[-1]].version if state.reigns else None
+    updated = record._replace(
+        status=next_status(record.status, "promoted", record.model_id),
+        deployed_at=at,
+        reason=e["reason"],
+        decision=e.get("decision"),
+        previous_version=previous,
+    )
+    return _put(
+        state, updated, champion=record.model_id, challenger=None,
+        reigns=(*state.reigns, record.model_id),
+    )
+
+
+def _rejected(state: State, e: Json, at: str) -> State:
+    record = state.models[e["model_id"]]
+    updated = record._replace(
+        status=next_status(record.status, "rejected", record.model_id),
+        archived_at=at,
+        reason=e["reason"],
+        decision=e.get("decision"),
+    )
+    return _put(state, updated, challenger=None)
+
+
+def _archived(state: State, e: Json, at: str) -> State:
+    record = state.models[e["model_id"]]
+    action = "archived" if e.get("status", "archived") == "archived" else "archived_pre_rollback"
+    updated = record._replace(
+        status=next_status(record.status, action, record.model_id),
+        archived_at=at,
+        reason=e["reason"],
+    )
+    return _put(state, updated, champion=None)
+
+
+def _rolled_back(state: State, e: Json, at: str) -> State:
+    record = state.models[e["model_id"]]
+    if state.champion is not None:
+        raise InvalidTransition(f"{record.model_id}: {state.champion} is still champion")
+    updated = record._replace(
+        status=next_status(record.status, "rolled_back", record.model_id),
+        deployed_at=at,
+        archived_at=None,
+        reason=e["reason"],
+        rollback_from=state.models[e["from_model_id"]].version,
+        decision=None,
+    )
+    return _put(state, updated, champion=record.model_id, reigns=(*state.reigns, record.model_id))
+
+
+def _imported(state: State, e: Json, at: str) -> State:
+    model_id, status = e["model_id"], e["status"]
+    if model_id in state.models:
+        raise InvalidTransition(f"{model_id} imported twice")
+    evaluation = e.get("evaluation")
+    evaluations: Mapping[str, Json] = {}
+    key = None
+    if evaluation is not None:
+        key = evaluation_key(evaluation["dataset"], evaluation.get("dataset_digest"))
+        evaluations = {key: {**evaluation, "seq": state.seq + 1, "at": at}}
+    record = ModelRecord(
+        model_id=model_id, version=e["version"], family=e["family"],
+        architecture=e["architecture"], status=status,
+        created_at=e.get("created_at") or at, weights=e.get("weights"),
+        files=e.get("files", {}), classes=e.get("classes"),
+        training_config=e.get("training_config", {}),
+        training_data=e.get("training_data", {}),
+        deployed_at=e.get("deployed_at"), archived_at=e.get("archived_at"),
+        reason=e.get("reason"), previous_version=e.get("previous_version"),
+        evaluations=evaluations, latest_evaluation=key,
+        warnings=tuple(e.get("warnings", ())),
+    )
+    return _put(state, record, **_imported_roles(state, model_id, status, e["version"]))
+
+
+def _imported_roles(state: State, model_id: str, status: str, version: str) -> dict[str, Any]:
+    parsed = parse_version(version)
+    changes: dict[str, Any] = {
+        "max_version": max(state.max_version, parsed) if state.max_version else parsed
+    }
+    if status in ("champion", "archived", "pre_rollback"):
+        changes["reigns"] = (*state.reigns, model_id)
+    if status == "champion":
+        if state.champion is not None:
+            raise InvalidTransition(f"{model_id}: {state.champion} is already champion")
+        changes["champion"] = model_id
+    if status == "challenger":
+        if state.challenger is not None:
+            raise InvalidTransition(f"{model_id}: {state.challenger} is already challenger")
+        changes["challenger"] = model_id
+    return changes
+
+
+def _set(mapping: Mapping[str, Json], key: str, value: Json) -> Mapping[str, Json]:
+    return {**mapping, key: value}
+
+
+_EVOLVERS: dict[str, Evolver] = {
+    "trained": _trained,
+    "evaluated": _evaluated,
+    "promoted": _promoted,
+    "rejected": _rejected,
+    "archived": _archived,
+    "rolled_back": _rolled_back,
+    "imported": _imported,
+}

@@ -1,0 +1,81 @@
+"""Reading and checking model files (``.pth``) without ever unpickling code.
+
+Guarantees:
+1. ``torch.load(..., weights_only=True)`` only: a pickle that would build arbitrary
+   objects (and so could run code) is refused before anything in it runs.
+2. Accepted shapes: ``{"model_state_dict": {...}, ...}`` or a raw state_dict of tensors;
+   anything else is refused with a message that says what was found.
+3. A checkpoint is accepted only if it loads strictly into the network of its
+   architecture and its head sizes match the class mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lifecycle.errors import UserError
+from models.classes import check_against_heads
+
+HEAD_KEYS = {"magnitude": "mag_head.5.weight", "azimuth": "azi_head.5.weight"}
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for unreadable files
+        raise UserError(_load_error(path, exc)) from None
+    if isinstance(obj, Mapping) and "model_state_dict" in obj:
+        obj = obj["model_state_dict"]
+    if not isinstance(obj, Mapping) or not obj:
+        raise UserError(f"{path.name}: expected a state_dict or {{'model_state_dict': ...}}, "
+                        f"found {type(obj).__name__}")
+    bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise UserError(f"{path.name}: the state_dict holds non-tensor entries, e.g. {bad[0]!r}")
+    return dict(obj)
+
+
+def _load_error(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return (f"{path.name}: refused: the file asks to unpickle arbitrary objects "
+                "(it could run code); only plain weights are accepted")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"{path.name}: not a readable PyTorch checkpoint ({first[:160]})"
+
+
+def head_sizes(state: Mapping[str, torch.Tensor], source: str) -> dict[str, int]:
+    sizes = {}
+    for task, key in HEAD_KEYS.items():
+        if key not in state or state[key].ndim != 2:
+            raise UserError(f"{source}: no {task} head ('{key}'); not a multi-task checkpoint")
+        sizes[task] = int(state[key].shape[0])
+    return sizes
+
+
+def inspect(path: Path, architecture: str, classes: Mapping[str, list[str]]) -> dict[str, Any]:
+    """Check that the file is a loadable network of ``architecture`` for ``classes``."""
+    from models.network import build
+
+    state = load_state_dict(path)
+    heads = head_sizes(state, path.name)
+    check_against_heads(classes, heads, "class_mappings.json")
+    network = build(architecture, heads["magnitude"], heads["azimuth"])
+    result = network.load_state_dict(state, strict=False)
+    problems = [*result.missing_keys, *result.unexpected_keys]
+    if problems:
+        raise UserError(
+            f"{path.name}: weights do not fit architecture {architecture!r} "
+            f"({len(result.missing_keys)} missing, {len(result.unexpected_keys)} unexpected, "
+            f"e.g. {problems[0]!r}); pass the right --architecture"
+        )
+    return {"architecture": architecture, "heads": heads,
+            "parameters": sum(int(t.numel()) for t in state.values())}
+
+
+def save(network: torch.nn.Module, path: Path, **extra: Any) -> None:
+    torch.save({"model_state_dict": network.state_dict(), **extra}, path)

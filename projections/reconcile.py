@@ -1,0 +1,122 @@
+"""Make the folders on disk match the desired tree (ENGINEERING rules 9-11).
+
+Guarantees:
+1. Idempotent steps: a file already right is not touched; re-running a half-applied
+   plan converges to the same tree.
+2. Every file appears atomically (temp file or temp link in the same directory, then
+   ``os.replace``): the production link and the champion's ``best_model.pth`` switch in
+   one step, and a promotion costs the same for a 300 MB model as for a 3 MB one.
+3. Only the managed folders are changed; files there that the state does not name are
+   removed (they are projections: the store and the log keep everything).
+4. The registry document is written last, so a registry that names the log head
+   means every folder was already in place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from events.store import BlobStore
+from projections.layout import MANAGED_DIRS, Content, Link, Symlink, Tree
+from projections.registry import REGISTRY_PATH
+
+
+def plan(root: Path, tree: Tree, store: BlobStore) -> tuple[list[str], list[str]]:
+    """Paths to (write, remove) so that disk matches ``tree``; reads only."""
+    to_write = [p for p, entry in sorted(tree.items()) if not _is_right(root / p, entry, store)]
+    return to_write, _extras(root, tree)
+
+
+def apply(root: Path, tree: Tree, store: BlobStore) -> list[str]:
+    """Reconcile; returns a line per change (``+ path``, ``~ path``, ``- path``)."""
+    to_write, to_remove = plan(root, tree, store)
+    changes: list[str] = []
+    body = [p for p in to_write if p != REGISTRY_PATH]
+    for rel in body:
+        changes.append(_write(root, rel, tree[rel], store))
+    for rel in to_remove:
+        _remove(root / rel)
+        changes.append(f"- {rel}")
+    for rel in MANAGED_DIRS:
+        (root / rel).mkdir(parents=True, exist_ok=True)
+    if REGISTRY_PATH in to_write:
+        changes.append(_write(root, REGISTRY_PATH, tree[REGISTRY_PATH], store))
+    return changes
+
+
+def _is_right(path: Path, entry: Link | Content | Symlink, store: BlobStore) -> bool:
+    try:
+        if isinstance(entry, Symlink):
+            return path.is_symlink() and os.readlink(path) == entry.target
+        if path.is_symlink():
+            return False
+        if isinstance(entry, Link):
+            blob = store.path(entry.digest)
+            return not blob.exists() or os.path.samefile(path, blob)
+        return path.read_bytes() == entry.data
+    except OSError:
+        return False
+
+
+def _extras(root: Path, tree: Tree) -> list[str]:
+    """Managed paths on disk that the tree does not name (folders as a whole)."""
+    wanted_dirs = {str(Path(p).parent) for p in tree}
+    extras: list[str] = []
+    archive = root / "models" / "archive"
+    if archive.is_dir():
+        for child in sorted(archive.iterdir()):
+            rel = f"models/archive/{child.name}"
+            if rel not in wanted_dirs or not child.is_dir() or child.is_symlink():
+                extras.append(rel)
+    for rel_dir in ("models/champion", "models/challenger", "production/models"):
+        directory = root / rel_dir
+        if directory.is_dir():
+            extras += [f"{rel_dir}/{c.name}" for c in sorted(directory.iterdir())
+                       if f"{rel_dir}/{c.name}" not in tree]
+    for rel_dir in sorted(wanted_dirs):
+        directory = root / rel_dir
+        if rel_dir.startswith("models/archive/") and directory.is_dir():
+            extras += [f"{rel_dir}/{c.name}" for c in sorted(directory.iterdir())
+                       if f"{rel_dir}/{c.name}" not in tree]
+    return extras
+
+
+def _write(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobStore) -> str:
+    path = root / rel
+    mark = "~" if path.exists() or path.is_symlink() else "+"
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    if isinstance(entry, Link):
+        blob = store.path(entry.digest)
+        if not blob.exists():
+            return f"! {rel} (blob {entry.digest[:12]} missing from the store)"
+        os.link(blob, tmp)
+    elif isinstance(entry, Symlink):
+        os.symlink(entry.target, tmp)
+    else:
+        _write_bytes(tmp, entry.data)
+    os.replace(tmp, path)
+    return f"{mark} {rel}"
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

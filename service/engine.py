@@ -1,0 +1,181 @@
+"""The engine: one registry root, its log, its store and its projections.
+
+Every entry point (CLI, Python API, daemon, dashboard) runs commands through
+``Engine.execute``, so all of them are audited the same way.
+
+Guarantees:
+1. A command is decided, appended and projected under the writer lock: decide on the
+   state folded from the log, append one commit (fsync), then reconcile the folders and
+   write the registry last.
+2. A command that states the position it decided on (``expected_seq``) fails with
+   ``Conflict`` ("changed meanwhile, retry") if the log has moved; nothing interleaves.
+3. A crash between the append and the projection is healed by the next writing
+   command (the registry records the log position it reflects).
+4. Reading commands fold the log under a shared lock and change nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+from events.log import Draft, EventLog, JsonlLog, Record
+from events.store import BlobStore
+from lifecycle.errors import UserError
+from lifecycle.evolve import apply_commit
+from lifecycle.state import State
+from projections.registry import REGISTRY_PATH
+
+LOG_NAME = "events.jsonl"
+Clock = Callable[[], str]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def default_actor() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Outcome(NamedTuple):
+    record: Record
+    state: State
+    changes: list[str]
+
+
+class Engine:
+    def __init__(
+        self, root: Path, *, actor: str | None = None, clock: Clock = utc_now,
+        log: EventLog | None = None,
+    ) -> None:
+        self.root = root
+        self.actor = actor or default_actor()
+        self.clock = clock
+        self.log: EventLog = log or JsonlLog(root / LOG_NAME, root / "events.lock")
+        self.store = BlobStore(root / "store")
+
+    # -- set-up ---------------------------------------------------------------------
+    @property
+    def initialised(self) -> bool:
+        return (self.root / LOG_NAME).exists()
+
+    def init(self) -> bool:
+        """Create the root's folders and an empty log; True if anything was created."""
+        created = not self.initialised
+        for rel in ("store", "config", "models/champion", "models/challenger",
+                    "models/archive", "production/models"):
+            (self.root / rel).mkdir(parents=True, exist_ok=True)
+        if created:
+            (self.root / LOG_NAME).touch()
+        return created
+
+    def require_root(self) -> None:
+        if not self.initialised:
+            raise UserError(f"{self.root} is not a lifecycle registry (no {LOG_NAME}); "
+                            "run 'lifecycle init' or pass --root")
+
+    # -- reading --------------------------------------------------------------------
+    def records(self) -> Iterator[Record]:
+        self.require_root()
+        return self.log.read()
+
+    def state(self, *, at_seq: int | None = None, as_of: str | None = None) -> State:
+        """The state after every commit, or as it was at a commit or a time."""
+        state = State()
+        for record in self.records():
+            if (at_seq is not None and record["seq"] > at_seq) or (
+                as_of is not None and record["time"] > as_of
+            ):
+                break
+            state = apply_commit(state, record)
+        return state
+
+    # -- writing --------------------------------------------------------------------
+    def execute(
+        self, command: Any, *, expected_seq: int | None = None, reason: str | None = None,
+    ) -> Outcome:
+        from pydantic import ValidationError
+
+        from lifecycle.decide import decide
+
+        self.require_root()
+        with self.log.writing():
+            state = self._fold()
+            self._heal(state)
+            if expected_seq is not None and expected_seq != state.seq:
+                from lifecycle.errors import Conflict
+
+                raise Conflict(f"the registry changed meanwhile (you decided at commit "
+                               f"{expected_seq}, it is now at {state.seq}); retry the command")
+            try:
+                events = _canonical(decide(state, command))
+            except ValidationError as exc:
+                raise UserError(validation_message(exc)) from None
+            draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
+            record = self.log.append(draft, state.seq)
+            state = apply_commit(state, record)
+            return Outcome(record, state, self.project(state))
+
+    def replay(self) -> tuple[State, list[str]]:
+        """Rebuild every projection from the log; returns what changed on disk."""
+        self.require_root()
+        with self.log.writing():
+            state = self._fold()
+            return state, self.project(state)
+
+    def project(self, state: State) -> list[str]:
+        from projections.layout import desired_tree
+        from projections.reconcile import apply
+
+        return apply(self.root, desired_tree(state), self.store)
+
+    def _fold(self) -> State:
+        state = State()
+        for record in self.log.read():
+            state = apply_commit(state, record)
+        return state
+
+    def _heal(self, state: State) -> None:
+        """Re-project when the registry is not exactly what the log says it must be."""
+        from projections.registry import registry_bytes
+
+        try:
+            current = (self.root / REGISTRY_PATH).read_bytes()
+        except OSError:
+            current = b""
+        if current != registry_bytes(state):
+            self.project(state)
+
+    def registry_position(self) -> tuple[int, str] | None:
+        try:
+            position = orjson.loads((self.root / REGISTRY_PATH).read_bytes())["log_position"]
+            return int(position["seq"]), str(position["hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def validation_message(exc: Any) -> str:
+    """One line from a pydantic ValidationError: where and what."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"invalid {where or 'input'}: {first['msg']} (got {first.get('input')!r:.80})"
+
+
+def _canonical(events: list[Any]) -> list[dict[str, Any]]:
+    return [e.model_dump(mode="json", exclude_none=True) for e in events]
+
+
+def _command_name(command: Any) -> str:
+    name = type(command).__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
