@@ -105,10 +105,6 @@ class Engine:
     def execute(
         self, command: Any, *, expected_seq: int | None = None, reason: str | None = None,
     ) -> Outcome:
-        from pydantic import ValidationError
-
-        from lifecycle.decide import decide
-
         self.require_root()
         with self.log.writing():
             state = self._fold()
@@ -118,14 +114,15 @@ class Engine:
 
                 raise Conflict(f"the registry changed meanwhile (you decided at commit "
                                f"{expected_seq}, it is now at {state.seq}); retry the command")
-            try:
-                events = _canonical(decide(state, command))
-            except ValidationError as exc:
-                raise UserError(validation_message(exc)) from None
+            events = decide_events(state, command)
             draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
             record = self.log.append(draft, state.seq)
             state = apply_commit(state, record)
             return Outcome(record, state, self.project(state))
+
+    def preview(self, command: Any) -> list[dict[str, Any]]:
+        """The events a command would append now, without appending them."""
+        return decide_events(self.state(), command)
 
     def replay(self) -> tuple[State, list[str]]:
         """Rebuild every projection from the log; returns what changed on disk."""
@@ -172,8 +169,16 @@ def validation_message(exc: Any) -> str:
     return f"invalid {where or 'input'}: {first['msg']} (got {first.get('input')!r:.80})"
 
 
-def _canonical(events: list[Any]) -> list[dict[str, Any]]:
-    return [e.model_dump(mode="json", exclude_none=True) for e in events]
+def decide_events(state: State, command: Any) -> list[dict[str, Any]]:
+    """Decide a command and return its events in canonical stored form."""
+    from pydantic import ValidationError
+
+    from lifecycle.decide import decide
+
+    try:
+        return [e.model_dump(mode="json", exclude_none=True) for e in decide(state, command)]
+    except ValidationError as exc:
+        raise UserError(validation_message(exc)) from None
 
 
 def _command_name(command: Any) -> str:

@@ -1,0 +1,324 @@
+"""The ``lifecycle`` command line: the composition root. Nothing imports this module.
+
+User errors print one line (``error: ...``) on stderr and exit with status 2; nothing is
+changed. Reading commands (status, list, history, rollback --list, verify, replay) never
+import torch.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+
+from cli import render
+from lifecycle.errors import UserError
+from service.engine import Engine, Outcome
+
+app = typer.Typer(
+    name="lifecycle", no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Event-sourced model lifecycle: champion, challengers, decisions, rollback, audit.",
+)
+candidate_app = typer.Typer(no_args_is_help=True, help="Candidate model folders.")
+app.add_typer(candidate_app, name="candidate")
+
+F = TypeVar("F", bound=Callable[..., Any])
+Root = Annotated[Path, typer.Option("--root", envvar="LIFECYCLE_ROOT",
+                                    help="Registry root (default: current folder).")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ExpectSeq = Annotated[int | None, typer.Option(
+    "--expect-seq", help="Fail if the log is no longer at this commit (scripts).")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def command(*args: Any, group: typer.Typer = app, **kwargs: Any) -> Callable[[F], F]:
+    """Register a command whose ``UserError`` becomes one line on stderr and exit 2."""
+
+    def register(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*a: Any, **k: Any) -> Any:
+            try:
+                return fn(*a, **k)
+            except UserError as exc:
+                _fail(str(exc), exc.exit_code)
+
+        group.command(*args, **kwargs)(run)
+        return fn
+
+    return register
+
+
+_ROOT: dict[str, Path] = {}
+
+
+@app.callback()
+def _main(root: Root = Path(".")) -> None:
+    _ROOT["path"] = root
+
+
+def engine(actor: str | None = None) -> Engine:
+    return Engine(_ROOT.get("path", Path(".")).resolve(), actor=actor)
+
+
+def _done(outcome: Outcome, json_output: bool = False) -> None:
+    if json_output:
+        render.emit_json(outcome.record)
+        return
+    render.decision(outcome.record)
+    render.console.print(f"commit {outcome.record['seq']} ({outcome.record['hash'][:12]})",
+                         markup=False)
+
+
+@command()
+def init() -> None:
+    """Create a registry root here (idempotent)."""
+    eng = engine()
+    created = eng.init()
+    eng.replay()
+    typer.echo(f"{'initialised' if created else 'already initialised'}: {eng.root}")
+
+
+@command()
+def submit(
+    path: Annotated[Path, typer.Argument(help="Candidate folder or .pth file.")],
+    version: Annotated[str | None, typer.Option(help="Explicit version (> every version seen).")] = None,
+    bump: Annotated[Literal["patch", "minor", "major"], typer.Option()] = "patch",
+    architecture: Annotated[str | None, typer.Option(help="timm architecture name.")] = None,
+    family: Annotated[str, typer.Option(help="Model family (id prefix).")] = "convnext",
+    reason: Annotated[str | None, typer.Option()] = None,
+    expect_seq: ExpectSeq = None,
+    json_output: Json = False,
+) -> None:
+    """Register a trained model as the new challenger."""
+    from service.submission import build_submit
+
+    eng = engine()
+    eng.require_root()
+    if version is not None and bump != "patch":
+        raise UserError("give either --version or --bump, not both")
+    cmd = build_submit(eng.store, path, architecture=architecture, family=family,
+                       version=version, bump=bump, reason=reason)
+    _done(eng.execute(cmd, expected_seq=expect_seq, reason=reason), json_output)
+
+
+@command()
+def evaluate(
+    refs: Annotated[list[str] | None, typer.Argument(help="Models (default: challenger and champion).")] = None,
+    metrics_file: Annotated[Path | None, typer.Option(help="Recorded metrics (JSON object).")] = None,
+    dataset: Annotated[str, typer.Option(help="Name of the held-out data set.")] = "benchmark",
+    policy: Annotated[Path | None, typer.Option(help="Policy TOML (composite weights).")] = None,
+    expect_seq: ExpectSeq = None,
+    json_output: Json = False,
+) -> None:
+    """Record a model's metrics on a held-out data set."""
+    from lifecycle.commands import RecordEvaluation
+    from service.inputs import load_metrics, load_policy
+
+    if metrics_file is None:
+        raise UserError("give --metrics-file FILE with the model's metrics")
+    if not refs or len(refs) != 1:
+        raise UserError("--metrics-file records one model: name exactly one REF")
+    eng = engine()
+    eng.require_root()
+    cmd = RecordEvaluation(ref=refs[0], dataset=dataset, metrics=load_metrics(metrics_file),
+                           policy=load_policy(policy))
+    _done(eng.execute(cmd, expected_seq=expect_seq), json_output)
+
+
+@command()
+def decide(
+    policy: Annotated[Path | None, typer.Option(help="Policy TOML file.")] = None,
+    dataset: Annotated[str, typer.Option(help="Data set both models were evaluated on.")] = "benchmark",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the decision; record nothing.")] = False,
+    expect_seq: ExpectSeq = None,
+    json_output: Json = False,
+) -> None:
+    """Judge the challenger against the champion (SPEC section 8) and act on it."""
+    from lifecycle.commands import DecideChallenger
+    from service.inputs import load_policy
+
+    eng = engine()
+    cmd = DecideChallenger(policy=load_policy(policy), dataset=dataset)
+    if dry_run:
+        events = eng.preview(cmd)
+        if json_output:
+            render.emit_json(events)
+            return
+        render.decision({"events": events})
+        typer.echo("dry run: nothing recorded")
+        return
+    _done(eng.execute(cmd, expected_seq=expect_seq), json_output)
+
+
+@command()
+def promote(
+    ref: str,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log).")],
+    expect_seq: ExpectSeq = None,
+    json_output: Json = False,
+) -> None:
+    """Promote the challenger by hand, bypassing the decision rule."""
+    from lifecycle.commands import Promote
+
+    _done(engine().execute(Promote(ref, reason), expected_seq=expect_seq, reason=reason),
+          json_output)
+
+
+@command()
+def reject(
+    ref: str,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log).")],
+    expect_seq: ExpectSeq = None,
+    json_output: Json = False,
+) -> None:
+    """Reject the challenger by hand; it is archived as rejected."""
+    from lifecycle.commands import Reject
+
+    _done(engine().execute(Reject(ref, reason), expected_seq=expect_seq, reason=reason),
+          json_output)
+
+
+@command()
+def rollback(
+    list_: Annotated[bool, typer.Option("--list", help="List the models to roll back to.")] = False,
+    version: Annotated[str | None, typer.Option(help="Target version (default: previous champion).")] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log).")] = "rollback requested by user",
+    severity: Annotated[Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"], typer.Option()] = "MEDIUM",
+    expect_seq: ExpectSeq = None,
+    json_output: Json = False,
+) -> None:
+    """Bring back a former champion (SPEC scenario 3)."""
+    from projections.views import rollback_list
+
+    eng = engine()
+    if list_:
+        rows = rollback_list(eng.state())
+        render.emit_json(rows) if json_output else render.rollback_targets(rows)
+        return
+    from lifecycle.commands import Rollback
+
+    cmd = Rollback(ref=version, reason=reason, severity=severity)
+    _done(eng.execute(cmd, expected_seq=expect_seq, reason=reason), json_output)
+
+
+@command()
+def status(
+    json_output: Json = False,
+    as_of: Annotated[str | None, typer.Option(help="Show the state at this time (UTC).")] = None,
+    at_seq: Annotated[int | None, typer.Option(help="Show the state after this commit.")] = None,
+) -> None:
+    """Champion, challenger and log position (optionally as of a past moment)."""
+    from projections.views import parse_time, status_view
+
+    if as_of is not None and at_seq is not None:
+        raise UserError("give either --as-of or --at-seq, not both")
+    state = engine().state(at_seq=at_seq, as_of=parse_time(as_of) if as_of else None)
+    view = status_view(state)
+    render.emit_json(view) if json_output else render.status(view)
+
+
+@command("list")
+def list_models(json_output: Json = False) -> None:
+    """All models, champion first (the default for operations)."""
+    from projections.views import selection_list
+
+    rows = selection_list(engine().state())
+    render.emit_json(rows) if json_output else render.selection(rows)
+
+
+@command()
+def history(
+    model: Annotated[str | None, typer.Option(help="Only this model (REF).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only from this time (UTC).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+    json_output: Json = False,
+) -> None:
+    """The audit trail: who did what, when and why."""
+    from projections.views import history_rows, parse_time
+
+    eng = engine()
+    model_id = eng.state().resolve(model).model_id if model else None
+    rows = list(history_rows(eng.records(), model_id=model_id, event_type=type_,
+                             since=parse_time(since) if since else None, actor=actor))
+    render.emit_json(rows) if json_output else render.history(rows)
+
+
+@command()
+def replay() -> None:
+    """Rebuild the registry and folders from the log; print what changed."""
+    state, changes = engine().replay()
+    for line in changes:
+        typer.echo(line)
+    typer.echo(f"replayed {state.seq} commits; {len(changes)} change(s)")
+
+
+@command()
+def verify(json_output: Json = False) -> None:
+    """Check the hash chain, schemas, blobs, registry and folders (exit 1 if wrong)."""
+    from service.verify import verify as run_verify
+
+    eng = engine()
+    eng.require_root()
+    report = run_verify(eng.root, eng.log, eng.store)  # type: ignore[arg-type]
+    if json_output:
+        render.emit_json({"ok": not report.problems, "problems": report.problems,
+                          "notes": report.notes, "commits": report.commits,
+                          "events": report.events, "blobs": report.blobs})
+    else:
+        for note in report.notes:
+            typer.echo(f"note: {note}")
+        for problem in report.problems:
+            typer.echo(f"PROBLEM: {problem}")
+        typer.echo(f"checked {report.commits} commits, {report.events} events, "
+                   f"{report.blobs} blobs: {'FAILED' if report.problems else 'ok'}")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="Root of an installation of the original system.")],
+    json_output: Json = False,
+) -> None:
+    """Take over an installation of the original system into a new registry."""
+    from service.importer import build_import
+
+    eng = engine()
+    eng.init()
+    cmd, report = build_import(eng.store, path)
+    for line in report:
+        typer.echo(f"import: {line}")
+    _done(eng.execute(cmd), json_output)
+
+
+@command()
+def schema() -> None:
+    """Print the JSON Schema of a commit line and its events."""
+    from events.schema import json_schema
+
+    render.emit_json(json_schema())
+
+
+@command("new", group=candidate_app)
+def candidate_new(
+    out_dir: Path,
+    architecture: Annotated[str, typer.Option(help="timm architecture name.")] = "convnext_atto",
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Write an untrained candidate folder (smoke tests, demos, dry runs)."""
+    from models.candidate import write_candidate
+
+    write_candidate(out_dir, architecture=architecture, seed=seed)
+    typer.echo(f"wrote {out_dir}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,103 @@
+"""Human output: rich tables and panels. JSON output goes through ``emit_json``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=False)
+if not console.is_terminal and "COLUMNS" not in os.environ:
+    console.width = 140
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def pct(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def score(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    out = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*("-" if v is None else str(v) for v in row))
+    console.print(out)
+
+
+def model_line(entry: Mapping[str, Any] | None, role: str) -> str:
+    if entry is None:
+        return f"{role}: none"
+    m = entry.get("metrics", {})
+    return (f"{role}: {entry['model_id']}  mag {pct(m.get('magnitude_accuracy'))}%  "
+            f"azi {pct(m.get('azimuth_accuracy'))}%  composite {score(m.get('composite_score'))}")
+
+
+def status(view: Mapping[str, Any]) -> None:
+    champion, challenger, log = view["champion"], view["challenger"], view["log"]
+    console.print(model_line(champion, "Champion"), markup=False)
+    if champion:
+        extra = f" (rolled back from v{champion['rollback_from']})" if champion.get(
+            "rollback_from") else ""
+        console.print(f"  deployed {champion['deployed_at']}{extra}", markup=False)
+    console.print(model_line(challenger, "Challenger"), markup=False)
+    if challenger:
+        console.print(f"  {challenger['status']}, submitted {challenger['submitted_at']}",
+                      markup=False)
+    counts = ", ".join(f"{n} {s}" for s, n in view["by_status"].items()) or "none"
+    console.print(f"Models: {view['models']} ({counts}); pool: {view['pool']} event(s)",
+                  markup=False)
+    console.print(f"Log: {log['seq']} commits, head {log['hash'][:12]}, "
+                  f"last update {log['last_updated'] or '-'}", markup=False)
+
+
+def selection(rows: Sequence[Mapping[str, Any]]) -> None:
+    table("Models (champion first: the default for operations)",
+          ["", "model", "version", "role", "mag %", "azi %", "composite", "path"],
+          [("*" if r["default"] else "", r["model_id"], r["version"], r["role"],
+            pct(r["magnitude_accuracy"]), pct(r["azimuth_accuracy"]),
+            score(r["composite_score"]), r["path"]) for r in rows])
+
+
+def rollback_targets(rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        console.print("No archived champion to roll back to.")
+        return
+    console.print("Available models for rollback:")
+    for r in rows:
+        m = r["metrics"]
+        mark = "  (previous champion: the default)" if r["previous"] else ""
+        console.print(f"  {r['number']}. {r['model_id']} ({r['status']}, archived: "
+                      f"{(r['archived_at'] or '-')[:10]}){mark}", markup=False)
+        console.print(f"     Mag: {pct(m.get('magnitude_accuracy'))}%, "
+                      f"Azi: {pct(m.get('azimuth_accuracy'))}%", markup=False)
+
+
+def history(rows: Sequence[Mapping[str, Any]]) -> None:
+    table("History", ["seq", "time", "actor", "event", "model", "reason / detail"],
+          [(r["seq"], r["time"][:19], r["actor"], r["type"], r["model_id"],
+            "; ".join(x for x in (r["reason"], r["detail"]) if x)) for r in rows])
+
+
+def decision(record: Mapping[str, Any]) -> None:
+    from projections.views import event_detail
+
+    for event in record["events"]:
+        text = "; ".join(x for x in (event.get("reason"), event_detail(event)) if x)
+        console.print(f"{event['type']}: {event['model_id']}: {text}", markup=False)
+        found = event.get("decision") or {}
+        for check in found.get("checks", []):
+            mark = "ok  " if check["passed"] else "FAIL"
+            console.print(f"  [{mark}] {check['detail']}", markup=False)

@@ -1,0 +1,192 @@
+"""``lifecycle import``: take over an installation of the original system (SPEC section 9).
+
+Guarantees:
+1. Invent nothing: a model folder without weights is imported without weights; metrics,
+   dates and reasons are the original's, kept verbatim (``original_metrics``), and the
+   original ``metadata.json`` is kept as ``original_metadata.json``.
+2. Report every gap: missing weights, class mappings that do not match the network (or
+   the other models of the family, e.g. 8 vs 9 azimuth classes), folders skipped.
+3. All models land in one commit, or none (an empty registry only).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from events.store import BlobStore
+from lifecycle.commands import Import
+from lifecycle.errors import UserError
+from lifecycle.policy import Policy
+from lifecycle.versions import split_model_id
+from service.inputs import read_json
+from service.submission import KEPT_FILES, WEIGHTS
+
+_FOLDER = re.compile(r"^([a-z][a-z0-9]*_v\d+\.\d+\.\d+)(_rejected|_pre_rollback)?$")
+_STATUS = {None: "archived", "_rejected": "rejected", "_pre_rollback": "pre_rollback"}
+EXPECTED = {"magnitude": 4, "azimuth": 9}
+
+
+def build_import(store: BlobStore, path: Path) -> tuple[Import, list[str]]:
+    if not path.is_dir():
+        raise UserError(f"{path} is not a folder (expected the root of an installation)")
+    registry_file = path / "config" / "model_registry.json"
+    registry = read_json(registry_file, "registry") if registry_file.is_file() else {}
+    if not isinstance(registry, dict):
+        raise UserError(f"{registry_file} is not a JSON object")
+    report: list[str] = []
+    found = [*_archive(path, registry, report), *_roles(path, registry, report)]
+    models = [_model(store, folder, status, entry, report) for folder, status, entry in found]
+    _compare_classes(models, report)
+    _report_unimported(path, registry, report)
+    return Import(models=models, source=str(path.resolve())), report
+
+
+def _archive(path: Path, registry: dict[str, Any], report: list[str]) -> list[Any]:
+    archive = path / "models" / "archive"
+    entries = {e.get("model_id"): e for e in registry.get("archive") or [] if isinstance(e, dict)}
+    out = []
+    for folder in sorted(archive.iterdir()) if archive.is_dir() else []:
+        match = _FOLDER.match(folder.name)
+        if not folder.is_dir() or folder.is_symlink() or not match:
+            report.append(f"skipped models/archive/{folder.name}: not a model folder")
+            continue
+        out.append((folder, _STATUS[match[2]], entries.get(match[1], {})))
+    out.sort(key=lambda f: str(_meta(f[0]).get("archived_at") or f[2].get("archived_at") or ""))
+    return out
+
+
+def _roles(path: Path, registry: dict[str, Any], report: list[str]) -> list[Any]:
+    out = []
+    for role in ("champion", "challenger"):
+        folder = path / "models" / role
+        entry = registry.get(role) if isinstance(registry.get(role), dict) else {}
+        if not folder.is_dir():
+            continue
+        if not (folder / "metadata.json").is_file() and not (folder / WEIGHTS).is_file() \
+                and not entry:
+            names = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
+            report.append(f"models/{role}: holds {names} but no metadata or weights, and the "
+                          f"registry names no {role}: nothing imported")
+            continue
+        out.append((folder, role, entry))
+    return out
+
+
+def _meta(folder: Path) -> dict[str, Any]:
+    file = folder / "metadata.json"
+    data = read_json(file, "metadata") if file.is_file() else {}
+    return data if isinstance(data, dict) else {}
+
+
+def _model(
+    store: BlobStore, folder: Path, status: str, entry: dict[str, Any], report: list[str]
+) -> dict[str, Any]:
+    meta = {**entry, **_meta(folder)}
+    model_id = meta.get("model_id") or _FOLDER.sub(r"\1", folder.name)
+    parsed = split_model_id(str(model_id))
+    if parsed is None:
+        raise UserError(f"{folder}: cannot tell the model's id or version ({model_id!r})")
+    family, version = parsed
+    where = f"{model_id} ({folder.parent.name}/{folder.name})"
+    classes = _classes(folder, where, report)
+    weights = _weights(store, folder, meta, classes, where, report)
+    return {
+        "model_id": model_id, "version": str(version), "family": family,
+        "architecture": _architecture(folder, meta), "status": status,
+        "weights": weights, "files": _files(store, folder), "classes": classes,
+        "evaluation": _evaluation(meta), "original_metrics": _numbers(meta.get("metrics")),
+        "training_config": meta.get("training_config") or {},
+        "training_data": meta.get("training_data") or {},
+        "created_at": meta.get("created_at"), "deployed_at": meta.get("deployed_at"),
+        "archived_at": meta.get("archived_at"), "reason": meta.get("reason"),
+        "previous_version": meta.get("previous_version"),
+        "warnings": [line.split(": ", 1)[1] for line in report if line.startswith(where)],
+    }
+
+
+def _architecture(folder: Path, meta: dict[str, Any]) -> str:
+    if isinstance(meta.get("architecture"), str):
+        return str(meta["architecture"])
+    config = folder / "config.json"
+    variant = read_json(config, "config").get("model_variant") if config.is_file() else None
+    return f"convnext_{variant}" if isinstance(variant, str) else "convnext_tiny"
+
+
+def _classes(folder: Path, where: str, report: list[str]) -> dict[str, list[str]] | None:
+    from models.classes import parse_class_mappings
+
+    file = folder / "class_mappings.json"
+    if not file.is_file():
+        report.append(f"{where}: no class_mappings.json")
+        return None
+    try:
+        classes = parse_class_mappings(read_json(file, "class mappings"), str(file))
+    except UserError as exc:
+        report.append(f"{where}: {exc}")
+        return None
+    for task, size in EXPECTED.items():
+        if len(classes[task]) != size:
+            report.append(f"{where}: class_mappings.json has {len(classes[task])} {task} "
+                          f"classes, the family has {size}; recorded as is, not patched")
+    return classes
+
+
+def _weights(
+    store: BlobStore, folder: Path, meta: dict[str, Any], classes: Any, where: str,
+    report: list[str],
+) -> dict[str, Any] | None:
+    file = folder / WEIGHTS
+    if not file.is_file():
+        report.append(f"{where}: no {WEIGHTS} (weights were never committed): imported "
+                      "without weights; it cannot serve as champion until resubmitted")
+        return None
+    from models.checkpoint import inspect
+
+    try:
+        inspect(file, _architecture(folder, meta), classes or {})
+    except UserError as exc:
+        report.append(f"{where}: weights not imported: {exc}")
+        return None
+    return store.put_file(file)
+
+
+def _files(store: BlobStore, folder: Path) -> dict[str, Any]:
+    files = {n: store.put_file(folder / n) for n in KEPT_FILES if (folder / n).is_file()}
+    if (folder / "metadata.json").is_file():
+        files["original_metadata.json"] = store.put_file(folder / "metadata.json")
+    return files
+
+
+def _numbers(data: Any) -> dict[str, float]:
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
+
+
+def _evaluation(meta: dict[str, Any]) -> dict[str, Any] | None:
+    found = _numbers(meta.get("metrics"))
+    if "magnitude_accuracy" not in found or "azimuth_accuracy" not in found:
+        return None
+    metrics = {k: found[k] for k in ("magnitude_accuracy", "azimuth_accuracy")}
+    return {"dataset": "original-registry", "metrics": metrics,
+            "composite": Policy().composite(metrics)}
+
+
+def _compare_classes(models: list[dict[str, Any]], report: list[str]) -> None:
+    sizes = {m["model_id"]: len(m["classes"]["azimuth"]) for m in models if m["classes"]}
+    if len(set(sizes.values())) > 1:
+        detail = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+        report.append(f"azimuth class counts differ between models ({detail})")
+
+
+def _report_unimported(path: Path, registry: dict[str, Any], report: list[str]) -> None:
+    validated = registry.get("validated_events") or []
+    pending = (registry.get("pending_events") or {}).get("events") or []
+    if validated or pending:
+        report.append(f"{len(validated)} validated and {len(pending)} pending data events "
+                      "in the original registry are kept in its file, not imported as models")
+    if (path / "logs" / "pipeline_history.json").is_file():
+        report.append("logs/pipeline_history.json (the original audit log) is not replayed: "
+                      "its entries are out of order and start with a reset")

@@ -1,0 +1,90 @@
+"""Turn a candidate folder or a ``.pth`` into a ``Submit`` command.
+
+Guarantees:
+1. The checkpoint is read with ``weights_only=True`` and must load strictly into the
+   network of its architecture; class mappings must match the head sizes.
+2. Files are copied into the content-addressed store before the command is decided,
+   so an appended ``trained`` event never names a blob that is not there.
+3. Only known file names are taken from a folder; symlinks and other files are ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from events.store import BlobStore
+from lifecycle.commands import Submit
+from lifecycle.errors import UserError
+from lifecycle.versions import Bump
+from service.inputs import read_json
+
+WEIGHTS = "best_model.pth"
+KEPT_FILES = ("class_mappings.json", "training_config.json", "training_history.csv", "config.json")
+DEFAULT_ARCHITECTURE = "convnext_tiny"
+
+
+def _architecture(config: dict[str, Any], explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    if isinstance(config.get("architecture"), str):
+        return str(config["architecture"])
+    if isinstance(config.get("model_variant"), str):
+        return f"convnext_{config['model_variant']}"
+    return DEFAULT_ARCHITECTURE
+
+
+def candidate_files(path: Path) -> tuple[Path, dict[str, Path]]:
+    """The weights file and the kept side files of a folder (or a lone .pth)."""
+    if not path.exists():
+        raise UserError(f"no such file or folder: {path}")
+    if path.is_file():
+        if path.suffix != ".pth":
+            raise UserError(f"{path} is not a .pth file or a candidate folder")
+        return path, {}
+    weights = path / WEIGHTS
+    if not weights.is_file() or weights.is_symlink():
+        raise UserError(f"{path} has no {WEIGHTS}; a candidate folder needs one")
+    found = {n: path / n for n in KEPT_FILES if (path / n).is_file() and not (path / n).is_symlink()}
+    return weights, found
+
+
+def build_submit(
+    store: BlobStore, path: Path, *, architecture: str | None = None, family: str = "convnext",
+    version: str | None = None, bump: Bump = "patch", reason: str | None = None,
+) -> Submit:
+    from models.checkpoint import inspect
+    from models.classes import default_classes, parse_class_mappings
+
+    weights, files = candidate_files(path)
+    config = read_json(files["training_config.json"], "training config") \
+        if "training_config.json" in files else {}
+    if not isinstance(config, dict):
+        raise UserError(f"{files['training_config.json']}: expected a JSON object")
+    if "class_mappings.json" in files:
+        classes = parse_class_mappings(read_json(files["class_mappings.json"], "class mappings"))
+    else:
+        classes = default_classes()
+    arch = _architecture(config, architecture)
+    inspect(weights, arch, classes)
+    metadata = _metadata(path)
+    return Submit(
+        weights=store.put_file(weights), classes=classes, architecture=arch, family=family,
+        files={name: store.put_file(p) for name, p in sorted(files.items())},
+        version=version, bump=bump, training_config=config,
+        training_data=_training_data(metadata), created_at=None,
+        source=str(path.resolve()), reason=reason,
+    )
+
+
+def _metadata(path: Path) -> dict[str, Any]:
+    meta = path / "metadata.json" if path.is_dir() else None
+    if meta is None or not meta.is_file():
+        return {}
+    data = read_json(meta, "metadata")
+    return data if isinstance(data, dict) else {}
+
+
+def _training_data(metadata: dict[str, Any]) -> dict[str, Any]:
+    data = metadata.get("training_data", {})
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,109 @@
+"""``lifecycle verify``: check everything against the log, change nothing.
+
+Checks, in order: the hash chain and framing of every line; every commit against the
+event schema (and that it is stored in canonical form); that the commits fold without
+an invalid transition; every referenced blob against its digest; the registry and the
+folders against the projection of the state. Returns a list of problems (empty: ok).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from events.codec import GENESIS
+from events.log import Damage, JsonlLog, Tail, scan
+from events.store import BlobStore
+from lifecycle.evolve import apply_commit
+from lifecycle.state import State
+from lifecycle.transitions import InvalidTransition
+
+
+class Report:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+        self.commits = 0
+        self.events = 0
+        self.blobs = 0
+
+
+def verify(root: Path, log: JsonlLog, store: BlobStore) -> Report:
+    report = Report()
+    state = _check_log(log, report)
+    if state is None:
+        return report
+    _check_blobs(state, store, report)
+    _check_projection(root, state, store, report)
+    return report
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    if path.exists():
+        with open(path, "rb") as f:
+            yield from f
+
+
+def _check_log(log: JsonlLog, report: Report) -> State | None:
+    from pydantic import ValidationError
+
+    from events.schema import validate_commit
+
+    problems: list[Damage] = []
+    tail = [Tail(0, GENESIS, 0)]
+    state = State()
+    lines = _lines(log.path)
+    for record in scan(lines, problems, tail):
+        number = record["seq"]
+        try:
+            canonical = validate_commit(record).model_dump(mode="json", exclude_none=True)
+            if canonical["events"] != record["events"]:
+                report.problems.append(f"line {number}: not in canonical form")
+            state = apply_commit(state, record)
+        except ValidationError as exc:
+            report.problems.append(f"line {number}: does not match the event schema ({exc.errors()[0]['msg']})")
+        except InvalidTransition as exc:
+            report.problems.append(f"line {number}: impossible transition ({exc})")
+        report.commits += 1
+        report.events += len(record["events"])
+    if problems:
+        damage = JsonlLog._classify(problems, lines)
+        assert damage is not None
+        kind = "corrupt" if damage.framed else "torn tail (recovered by the next writing command)"
+        report.problems.append(f"events.jsonl line {damage.line}: {damage.why}: {kind}")
+    return state if not report.problems else None
+
+
+def _blobs(state: State) -> Iterator[tuple[str, dict[str, Any]]]:
+    for record in state.by_version():
+        if record.weights:
+            yield f"{record.model_id} weights", dict(record.weights)
+        for name, stored in record.files.items():
+            yield f"{record.model_id} {name}", dict(stored)
+        for evaluation in record.evaluations.values():
+            for key in ("predictions", "details"):
+                if evaluation.get(key):
+                    yield f"{record.model_id} {key} ({evaluation['dataset']})", evaluation[key]
+
+
+def _check_blobs(state: State, store: BlobStore, report: Report) -> None:
+    for what, stored in _blobs(state):
+        report.blobs += 1
+        problem = store.check(stored["digest"], stored["size"])
+        if problem:
+            report.problems.append(f"{what}: blob {stored['digest'][:12]} {problem}")
+    for record in state.by_version():
+        if record.weights is None:
+            report.notes.append(f"{record.model_id}: imported without a weight file")
+
+
+def _check_projection(root: Path, state: State, store: BlobStore, report: Report) -> None:
+    from projections.layout import desired_tree
+    from projections.reconcile import plan
+
+    to_write, to_remove = plan(root, desired_tree(state), store)
+    for rel in to_write:
+        report.problems.append(f"{rel}: differs from the log's projection (run 'lifecycle replay')")
+    for rel in to_remove:
+        report.problems.append(f"{rel}: not part of the projection (run 'lifecycle replay')")
