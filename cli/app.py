@@ -252,6 +252,19 @@ def history(
 
 
 @command()
+def compare(
+    a: Annotated[str, typer.Argument(help="First model (REF).")],
+    b: Annotated[str, typer.Argument(help="Second model (REF).")],
+    json_output: Json = False,
+) -> None:
+    """Compare two models' stored metrics: A, B, difference, better/worse."""
+    from projections.compare import compare as compare_view
+
+    view = compare_view(engine().state(), a, b)
+    render.emit_json(view) if json_output else render.comparison(view)
+
+
+@command()
 def replay() -> None:
     """Rebuild the registry and folders from the log; print what changed."""
     state, changes = engine().replay()

@@ -101,3 +101,14 @@ def decision(record: Mapping[str, Any]) -> None:
         for check in found.get("checks", []):
             mark = "ok  " if check["passed"] else "FAIL"
             console.print(f"  [{mark}] {check['detail']}", markup=False)
+
+
+def comparison(view: Mapping[str, Any]) -> None:
+    a, b = view["a"], view["b"]
+    data = "same data" if view["same_data"] else "DIFFERENT data: compare with care"
+    marks = {"a": "A better", "b": "B better", "same": "same", None: ""}
+    table(f"A = {a['model_id']} ({a['status']})  vs  B = {b['model_id']} ({b['status']}); {data}",
+          ["metric", "A", "B", "B - A", ""],
+          [(r["metric"], r["a"], r["b"],
+            None if r["difference"] is None else f"{r['difference']:+.4f}", marks[r["better"]])
+           for r in view["metrics"]])

@@ -1,0 +1,68 @@
+"""Shared fixtures: small real candidates (built once), registry roots, the CLI in-process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from service.engine import Engine
+
+ARCH = "convnext_atto"
+
+
+@pytest.fixture(scope="session")
+def candidates(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Four untrained convnext_atto candidate folders (seeds 1-4), built once per session."""
+    from models.candidate import write_candidate
+
+    base = tmp_path_factory.mktemp("candidates")
+    return [write_candidate(base / f"c{n}", architecture=ARCH, seed=n) for n in range(1, 5)]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    path = tmp_path / "root"
+    Engine(path).init()
+    return path
+
+
+class Cli:
+    """Run ``lifecycle --root ROOT ...`` in-process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, code: int | None = 0):  # type: ignore[no-untyped-def]
+        result = self.runner.invoke(app, ["--root", str(self.root), *args])
+        if code is not None:
+            assert result.exit_code == code, (
+                f"lifecycle {' '.join(args)} -> {result.exit_code}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}"
+            )
+        return result
+
+    def json(self, *args: str):  # type: ignore[no-untyped-def]
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def cli(root: Path) -> Cli:
+    return Cli(root)
+
+
+@pytest.fixture
+def metrics_file(tmp_path: Path) -> Callable[..., Path]:
+    counter = iter(range(10**6))
+
+    def write(**metrics: float) -> Path:
+        path = tmp_path / f"metrics{next(counter)}.json"
+        path.write_text(json.dumps(metrics))
+        return path
+
+    return write
