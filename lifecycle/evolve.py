@@ -24,11 +24,13 @@ Evolver = Callable[[State, Json, str], State]
 
 
 def evolve(state: State, event: Json, at: str) -> State:
+    evolver = _EVOLVERS.get(event.get("type"))  # type: ignore[arg-type]
+    if evolver is None:
+        raise InvalidTransition(f"unknown event type {event.get('type')!r}")
     try:
-        evolver = _EVOLVERS[event["type"]]
-    except KeyError:
-        raise InvalidTransition(f"unknown event type {event.get('type')!r}") from None
-    return evolver(state, event, at)
+        return evolver(state, event, at)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidTransition(f"{event.get('type')} event cannot apply: {exc!r}") from None
 
 
 def apply_commit(state: State, record: Mapping[str, Any]) -> State:

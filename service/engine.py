@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,9 +27,10 @@ import orjson
 
 from events.log import Draft, EventLog, JsonlLog, Record
 from events.store import BlobStore
-from lifecycle.errors import UserError
+from lifecycle.errors import LogCorrupt, UserError
 from lifecycle.evolve import apply_commit
 from lifecycle.state import State
+from lifecycle.transitions import InvalidTransition
 from projections.registry import REGISTRY_PATH
 
 LOG_NAME = "events.jsonl"
@@ -46,6 +47,23 @@ def default_actor() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+def fold(
+    records: Iterable[Record], *, at_seq: int | None = None, as_of: str | None = None
+) -> State:
+    """The state after the given commits (stopping at a commit number or a time)."""
+    state = State()
+    for record in records:
+        if (at_seq is not None and record["seq"] > at_seq) or (
+            as_of is not None and record["time"] > as_of
+        ):
+            break
+        try:
+            state = apply_commit(state, record)
+        except InvalidTransition as exc:
+            raise LogCorrupt(record["seq"], f"it cannot be applied: {exc}") from None
+    return state
 
 
 class Outcome(NamedTuple):
@@ -92,14 +110,8 @@ class Engine:
 
     def state(self, *, at_seq: int | None = None, as_of: str | None = None) -> State:
         """The state after every commit, or as it was at a commit or a time."""
-        state = State()
-        for record in self.records():
-            if (at_seq is not None and record["seq"] > at_seq) or (
-                as_of is not None and record["time"] > as_of
-            ):
-                break
-            state = apply_commit(state, record)
-        return state
+        self.require_root()
+        return fold(self.log.read(), at_seq=at_seq, as_of=as_of)
 
     # -- writing --------------------------------------------------------------------
     def execute(
@@ -138,10 +150,7 @@ class Engine:
         return apply(self.root, desired_tree(state), self.store)
 
     def _fold(self) -> State:
-        state = State()
-        for record in self.log.read():
-            state = apply_commit(state, record)
-        return state
+        return fold(self.log.read())
 
     def _heal(self, state: State) -> None:
         """Re-project when the registry is not exactly what the log says it must be."""
