@@ -103,9 +103,9 @@ def submit(
     eng.require_root()
     if version is not None and bump != "patch":
         raise UserError("give either --version or --bump, not both")
-    cmd = build_submit(eng.store, path, architecture=architecture, family=family,
-                       version=version, bump=bump, reason=reason)
-    _done(eng.execute(cmd, expected_seq=expect_seq, reason=reason), json_output)
+    cmd, files = build_submit(path, architecture=architecture, family=family,
+                              version=version, bump=bump, reason=reason)
+    _done(eng.execute(cmd, expected_seq=expect_seq, reason=reason, blobs=files), json_output)
 
 
 @command()
@@ -305,11 +305,11 @@ def import_(
     from service.importer import build_import
 
     eng = engine()
+    cmd, files, report = build_import(path)
     eng.init()
-    cmd, report = build_import(eng.store, path)
     for line in report:
         typer.echo(f"import: {line}")
-    _done(eng.execute(cmd), json_output)
+    _done(eng.execute(cmd, blobs=files), json_output)
 
 
 @command()

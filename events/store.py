@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from events.log import fsync_dir
+from lifecycle.errors import UserError
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
@@ -40,9 +41,25 @@ class BlobStore:
     def has(self, digest: str) -> bool:
         return self.path(digest).exists()
 
-    def put_file(self, source: Path) -> dict[str, Any]:
+    def put_file(self, source: Path, expect: str | None = None) -> dict[str, Any]:
+        """Copy a file in; with ``expect``, refuse it if its content changed meanwhile."""
+        if expect is not None and self.has(expect):
+            return blob(expect, self.path(expect).stat().st_size)
         with open(source, "rb") as f:
-            return self._put(iter(lambda: f.read(CHUNK), b""))
+            stored = self._put(iter(lambda: f.read(CHUNK), b""))
+        if expect is not None and stored["digest"] != expect:
+            raise UserError(f"{source} changed while it was being registered; try again")
+        return stored
+
+    @staticmethod
+    def digest_file(source: Path) -> dict[str, Any]:
+        """The blob reference of a file, without storing it."""
+        hasher, size = hashlib.sha256(), 0
+        with open(source, "rb") as f:
+            for chunk in iter(lambda: f.read(CHUNK), b""):
+                hasher.update(chunk)
+                size += len(chunk)
+        return blob(hasher.hexdigest(), size)
 
     def put_bytes(self, data: bytes) -> dict[str, Any]:
         return self._put(iter([data]))

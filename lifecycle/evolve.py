@@ -96,6 +96,7 @@ def _promoted(state: State, e: Json, at: str) -> State:
     return _put(
         state, updated, champion=record.model_id, challenger=None,
         reigns=(*state.reigns, record.model_id),
+        pool=_without(state.pool, record.training_data.get("events_included", ())),
     )
 
 
@@ -107,7 +108,10 @@ def _rejected(state: State, e: Json, at: str) -> State:
         reason=e["reason"],
         decision=e.get("decision"),
     )
-    return _put(state, updated, challenger=None)
+    pool = state.pool
+    for event_id in e.get("returned_to_pool", ()):
+        pool = pool.set(event_id, {"event_id": event_id, "returned_by": record.model_id, "at": at})
+    return _put(state, updated, challenger=None, pool=pool)
 
 
 def _archived(state: State, e: Json, at: str) -> State:
@@ -177,6 +181,13 @@ def _imported_roles(state: State, model_id: str, status: str, version: str) -> d
             raise InvalidTransition(f"{model_id}: {state.challenger} is already challenger")
         changes["challenger"] = model_id
     return changes
+
+
+def _without(pool: Any, event_ids: Any) -> Any:
+    for event_id in event_ids:
+        if event_id in pool:
+            pool = pool.delete(event_id)
+    return pool
 
 
 def _set(mapping: Mapping[str, Json], key: str, value: Json) -> Mapping[str, Json]:

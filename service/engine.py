@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -116,7 +116,13 @@ class Engine:
     # -- writing --------------------------------------------------------------------
     def execute(
         self, command: Any, *, expected_seq: int | None = None, reason: str | None = None,
+        blobs: Mapping[str, Path] | None = None,
     ) -> Outcome:
+        """Decide, store the command's files (``blobs``: digest -> source), append, project.
+
+        Files are copied into the store only once the command is accepted, so a refused
+        command leaves every file as it was.
+        """
         self.require_root()
         with self.log.writing():
             state = self._fold()
@@ -127,6 +133,8 @@ class Engine:
                 raise Conflict(f"the registry changed meanwhile (you decided at commit "
                                f"{expected_seq}, it is now at {state.seq}); retry the command")
             events = decide_events(state, command)
+            for digest, source in sorted((blobs or {}).items()):
+                self.store.put_file(source, expect=digest)
             draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
             record = self.log.append(draft, state.seq)
             state = apply_commit(state, record)

@@ -28,7 +28,8 @@ _STATUS = {None: "archived", "_rejected": "rejected", "_pre_rollback": "pre_roll
 EXPECTED = {"magnitude": 4, "azimuth": 9}
 
 
-def build_import(store: BlobStore, path: Path) -> tuple[Import, list[str]]:
+def build_import(path: Path) -> tuple[Import, dict[str, Path], list[str]]:
+    """The command, the files to store once it is accepted (digest -> path), the report."""
     if not path.is_dir():
         raise UserError(f"{path} is not a folder (expected the root of an installation)")
     registry_file = path / "config" / "model_registry.json"
@@ -36,11 +37,24 @@ def build_import(store: BlobStore, path: Path) -> tuple[Import, list[str]]:
     if not isinstance(registry, dict):
         raise UserError(f"{registry_file} is not a JSON object")
     report: list[str] = []
+    store = _Pending()
     found = [*_archive(path, registry, report), *_roles(path, registry, report)]
     models = [_model(store, folder, status, entry, report) for folder, status, entry in found]
     _compare_classes(models, report)
     _report_unimported(path, registry, report)
-    return Import(models=models, source=str(path.resolve())), report
+    return Import(models=models, source=str(path.resolve())), store.files, report
+
+
+class _Pending:
+    """Digests now, copies later (by the engine, once the import is accepted)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, Path] = {}
+
+    def put_file(self, path: Path) -> dict[str, Any]:
+        stored = BlobStore.digest_file(path)
+        self.files[stored["digest"]] = path
+        return stored
 
 
 def _archive(path: Path, registry: dict[str, Any], report: list[str]) -> list[Any]:
@@ -81,7 +95,7 @@ def _meta(folder: Path) -> dict[str, Any]:
 
 
 def _model(
-    store: BlobStore, folder: Path, status: str, entry: dict[str, Any], report: list[str]
+    store: _Pending, folder: Path, status: str, entry: dict[str, Any], report: list[str]
 ) -> dict[str, Any]:
     meta = {**entry, **_meta(folder)}
     model_id = meta.get("model_id") or _FOLDER.sub(r"\1", folder.name)
@@ -134,7 +148,7 @@ def _classes(folder: Path, where: str, report: list[str]) -> dict[str, list[str]
 
 
 def _weights(
-    store: BlobStore, folder: Path, meta: dict[str, Any], classes: Any, where: str,
+    store: _Pending, folder: Path, meta: dict[str, Any], classes: Any, where: str,
     report: list[str],
 ) -> dict[str, Any] | None:
     file = folder / WEIGHTS
@@ -152,7 +166,7 @@ def _weights(
     return store.put_file(file)
 
 
-def _files(store: BlobStore, folder: Path) -> dict[str, Any]:
+def _files(store: _Pending, folder: Path) -> dict[str, Any]:
     files = {n: store.put_file(folder / n) for n in KEPT_FILES if (folder / n).is_file()}
     if (folder / "metadata.json").is_file():
         files["original_metadata.json"] = store.put_file(folder / "metadata.json")

@@ -50,9 +50,10 @@ def candidate_files(path: Path) -> tuple[Path, dict[str, Path]]:
 
 
 def build_submit(
-    store: BlobStore, path: Path, *, architecture: str | None = None, family: str = "convnext",
+    path: Path, *, architecture: str | None = None, family: str = "convnext",
     version: str | None = None, bump: Bump = "patch", reason: str | None = None,
-) -> Submit:
+) -> tuple[Submit, dict[str, Path]]:
+    """The command and the files (digest -> path) to store once it is accepted."""
     from models.checkpoint import inspect
     from models.classes import default_classes, parse_class_mappings
 
@@ -68,13 +69,21 @@ def build_submit(
     arch = _architecture(config, architecture)
     inspect(weights, arch, classes)
     metadata = _metadata(path)
-    return Submit(
-        weights=store.put_file(weights), classes=classes, architecture=arch, family=family,
-        files={name: store.put_file(p) for name, p in sorted(files.items())},
+    pending: dict[str, Path] = {}
+    command = Submit(
+        weights=_pending(weights, pending), classes=classes, architecture=arch, family=family,
+        files={name: _pending(p, pending) for name, p in sorted(files.items())},
         version=version, bump=bump, training_config=config,
         training_data=_training_data(metadata), created_at=None,
         source=str(path.resolve()), reason=reason,
     )
+    return command, pending
+
+
+def _pending(path: Path, pending: dict[str, Path]) -> dict[str, Any]:
+    stored = BlobStore.digest_file(path)
+    pending[stored["digest"]] = path
+    return stored
 
 
 def _metadata(path: Path) -> dict[str, Any]:
