@@ -81,7 +81,6 @@ def init() -> None:
     """Create a registry root here (idempotent)."""
     eng = engine()
     created = eng.init()
-    eng.replay()
     typer.echo(f"{'initialised' if created else 'already initialised'}: {eng.root}")
 
 

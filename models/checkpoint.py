@@ -11,6 +11,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,16 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def _load_error(path: Path, exc: Exception) -> str:
     text = str(exc)
-    if "Weights only load failed" in text or "Unsupported global" in text:
-        return (f"{path.name}: refused: the file asks to unpickle arbitrary objects "
-                "(it could run code); only plain weights are accepted")
+    found = re.search(r"unsupported GLOBAL (\S+)|Unsupported global: GLOBAL (\S+)", text)
+    if found:
+        name = found[1] or found[2]
+        return (f"{path.name}: refused: the file asks to unpickle {name} (it could run code); "
+                "only plain weights are accepted")
+    detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    if detail:
+        return f"{path.name}: not a readable PyTorch checkpoint ({detail[1].strip()[:120]})"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return f"{path.name}: not a readable PyTorch checkpoint ({first[:160]})"
+    return f"{path.name}: not a readable PyTorch checkpoint ({first[:120]})"
 
 
 def head_sizes(state: Mapping[str, torch.Tensor], source: str) -> dict[str, int]:
@@ -65,7 +71,13 @@ def inspect(path: Path, architecture: str, classes: Mapping[str, list[str]]) -> 
     heads = head_sizes(state, path.name)
     check_against_heads(classes, heads, "class_mappings.json")
     network = build(architecture, heads["magnitude"], heads["azimuth"])
-    result = network.load_state_dict(state, strict=False)
+    try:
+        result = network.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        mismatch = re.search(r"size mismatch for (\S+):", str(exc))
+        where = mismatch[1] if mismatch else "a parameter"
+        raise UserError(f"{path.name}: weights do not fit architecture {architecture!r} "
+                        f"(shape mismatch at {where}); pass the right --architecture") from None
     problems = [*result.missing_keys, *result.unexpected_keys]
     if problems:
         raise UserError(

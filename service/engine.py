@@ -96,6 +96,7 @@ class Engine:
             (self.root / rel).mkdir(parents=True, exist_ok=True)
         if created:
             (self.root / LOG_NAME).touch()
+        self.replay()
         return created
 
     def require_root(self) -> None:
