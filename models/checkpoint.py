@@ -12,6 +12,7 @@ Guarantees:
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ HEAD_KEYS = {"magnitude": "mag_head.5.weight", "azimuth": "azi_head.5.weight"}
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for unreadable files
         raise UserError(_load_error(path, exc)) from None
     if isinstance(obj, Mapping) and "model_state_dict" in obj:
