@@ -43,7 +43,7 @@ def main() -> None:
     root = work / "registry"
     print(f"demo root: {root}")
     run("--root", str(root), "init")
-    for n, (version, metrics) in enumerate(SCENARIO_METRICS.items(), start=1):
+    for n, (_version, metrics) in enumerate(SCENARIO_METRICS.items(), start=1):
         run("candidate", "new", str(work / f"candidate{n}"), "--architecture", "convnext_atto",
             "--seed", str(n))
         (work / f"metrics{n}.json").write_text(json.dumps(metrics))

@@ -130,7 +130,7 @@ class MemoryLog:
             if tail.seq != expected_seq:
                 raise Conflict(_conflict(expected_seq, tail.seq))
             record = draft_record(draft, tail)
-            line, digest = encode(record)
+            line, _digest = encode(record)
             self.lines.append(line)
             return decode(line)
 
@@ -262,22 +262,14 @@ class JsonlLog:
             os.close(fd)
 
 
-class _Lines:
-    """Iterate the lines of a file; usable as a context manager."""
-
-    def __init__(self, path: Path) -> None:
-        self._file = open(path, "rb", buffering=1 << 20) if path.exists() else None
-
-    def __enter__(self) -> Iterator[bytes]:
-        return iter(self._file) if self._file is not None else iter(())
-
-    def __exit__(self, *exc: object) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
-def _open_or_empty(path: Path) -> _Lines:
-    return _Lines(path)
+@contextlib.contextmanager
+def _open_or_empty(path: Path) -> Iterator[Iterator[bytes]]:
+    """The lines of a file (none if it does not exist)."""
+    if not path.exists():
+        yield iter(())
+        return
+    with open(path, "rb", buffering=1 << 20) as f:
+        yield iter(f)
 
 
 def fsync_dir(path: Path) -> None:

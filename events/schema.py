@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from events.codec import SCHEMA_VERSION
 
-
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 VersionText = Annotated[str, StringConstraints(pattern=r"^\d{1,6}\.\d{1,6}\.\d{1,6}$")]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,31}_v\d{1,6}\.\d{1,6}\.\d{1,6}$")]

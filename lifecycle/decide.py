@@ -59,9 +59,9 @@ def _submit(state: State, cmd: Submit) -> list[EventModel]:
     version = _next_version(state, cmd.version, cmd.bump)
     return [Trained(
         model_id=model_id(check_family(cmd.family), version), version=str(version),
-        family=cmd.family, architecture=cmd.architecture, weights=cmd.weights,  # type: ignore[arg-type]
-        files=cmd.files, classes=cmd.classes, training_config=dict(cmd.training_config),  # type: ignore[arg-type]
-        training_data=cmd.training_data, created_at=cmd.created_at, source=cmd.source,  # type: ignore[arg-type]
+        family=cmd.family, architecture=cmd.architecture, weights=cmd.weights,
+        files=cmd.files, classes=cmd.classes, training_config=dict(cmd.training_config),
+        training_data=cmd.training_data, created_at=cmd.created_at, source=cmd.source,
     )]
 
 
@@ -83,8 +83,8 @@ def _record_evaluation(state: State, cmd: RecordEvaluation) -> list[EventModel]:
     composite = cmd.policy.composite(cmd.metrics)
     return [Evaluated(
         model_id=record.model_id, dataset=cmd.dataset, dataset_digest=cmd.dataset_digest,
-        metrics=cmd.metrics, composite=composite, predictions=cmd.predictions,  # type: ignore[arg-type]
-        n_samples=cmd.n_samples, details=cmd.details,  # type: ignore[arg-type]
+        metrics=cmd.metrics, composite=composite, predictions=cmd.predictions,
+        n_samples=cmd.n_samples, details=cmd.details,
     )]
 
 
@@ -100,13 +100,12 @@ def _decide_challenger(state: State, cmd: DecideChallenger) -> list[EventModel]:
         )
     champion = state.champion_record()
     if champion is None:
-        decision = {"outcome": "promote", "rule": "first model",
-                    "reason": "first model: there is no champion yet",
-                    "challenger_metrics": dict(new_eval["metrics"]), "dataset": cmd.dataset}
-        return [Promoted(model_id=challenger.model_id, reason=decision["reason"],
-                         decision=decision)]
+        reason = "first model: there is no champion yet"
+        first = {"outcome": "promote", "rule": "first model", "reason": reason,
+                 "challenger_metrics": dict(new_eval["metrics"]), "dataset": cmd.dataset}
+        return [Promoted(model_id=challenger.model_id, reason=reason, decision=first)]
     old_eval = _champion_evaluation(champion, cmd.dataset, new_eval.get("dataset_digest"))
-    decision = cmd.policy.judge(old_eval["metrics"], new_eval["metrics"], cmd.paired)
+    decision: dict[str, Any] = cmd.policy.judge(old_eval["metrics"], new_eval["metrics"], cmd.paired)
     decision["dataset"] = {"name": cmd.dataset, "digest": new_eval.get("dataset_digest")}
     if decision["outcome"] == "reject":
         return [_reject_event(challenger, decision["reason"], decision)]
@@ -180,7 +179,7 @@ def _rollback(state: State, cmd: Rollback) -> list[EventModel]:
         Archived(model_id=current.model_id, status="pre_rollback",
                  reason=f"Rolled back to v{target.version}: {cmd.reason}"),
         RolledBack(model_id=target.model_id, from_model_id=current.model_id,
-                   reason=cmd.reason, severity=cmd.severity),  # type: ignore[arg-type]
+                   reason=cmd.reason, severity=cmd.severity),
     ]
 
 

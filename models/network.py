@@ -38,7 +38,7 @@ class MultiTaskNet(nn.Module):
             self.backbone = timm.create_model(architecture, pretrained=False, num_classes=0)
         except RuntimeError as exc:  # timm: "Unknown model (...)"
             raise UserError(f"unknown architecture {architecture!r}: {exc}") from None
-        features = int(self.backbone.num_features)
+        features: int = self.backbone.num_features  # type: ignore[assignment]
         self.architecture = architecture
         self.mag_head = head(features, n_magnitude)
         self.azi_head = head(features, n_azimuth)

@@ -33,6 +33,8 @@ def _shared_evaluations(a: ModelRecord, b: ModelRecord) -> tuple[Json, Json] | N
 def compare(state: State, ref_a: str, ref_b: str) -> dict[str, Any]:
     a, b = state.resolve(ref_a), state.resolve(ref_b)
     shared = _shared_evaluations(a, b)
+    eval_a: Json | None
+    eval_b: Json | None
     if shared is not None:
         eval_a, eval_b = shared
     else:

@@ -33,7 +33,9 @@ def metrics(record: ModelRecord) -> dict[str, Any]:
     found = dict(record.metrics)
     if not found:
         return {}
-    ordered = {k: found.pop(k) for k in ("magnitude_accuracy", "azimuth_accuracy") if k in found}
+    ordered: dict[str, Any] = {
+        k: found.pop(k) for k in ("magnitude_accuracy", "azimuth_accuracy") if k in found
+    }
     composite = found.pop("composite_score")
     return {**ordered, **found, "composite_score": composite}
 

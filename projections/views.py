@@ -12,7 +12,7 @@ from typing import Any
 
 from lifecycle.errors import UserError
 from lifecycle.state import ModelRecord, State
-from projections.registry import archive_entry, champion_entry, challenger_entry, folder, metrics
+from projections.registry import archive_entry, challenger_entry, champion_entry, folder, metrics
 
 
 def status_view(state: State) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def test_model_deployer(cli: Cli, root: Path, candidates: list[Path], metrics_fi
     assert api.get_current_champion()["model_id"] == "convnext_v1.0.0"  # type: ignore[index]
     assert cli.json("history", "--type", "rolled_back")[0]["actor"] == "analyst@lab"
     assert api.model_path("1.0.1") == root / "models/archive/convnext_v1.0.1_pre_rollback"
-    with pytest.raises(UserError, match="no model with version 7.7.7"):
+    with pytest.raises(UserError, match=r"no model with version 7\.7\.7"):
         api.rollback(version="7.7.7")
 
 

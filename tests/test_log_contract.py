@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,9 +11,9 @@ import pytest
 
 from events.codec import GENESIS, encode, frame_hash
 from events.log import Draft, EventLog, JsonlLog, MemoryLog
+from events.store import BlobStore
 from lifecycle.errors import Conflict, LogCorrupt
 from service.verify import verify
-from events.store import BlobStore
 
 
 def _draft(n: int) -> Draft:
@@ -43,7 +44,7 @@ def test_appends_are_numbered_and_chained(log: EventLog) -> None:
     records = list(log.read())
     assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
     assert records[0]["prev"] == GENESIS
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in itertools.pairwise(records):
         assert after["prev"] == before["hash"]
 
 
