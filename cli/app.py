@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 candidate_app = typer.Typer(no_args_is_help=True, help="Candidate model folders.")
 app.add_typer(candidate_app, name="candidate")
+data_app = typer.Typer(no_args_is_help=True, help="Data sets: synthetic data, the pool of new events.")
+app.add_typer(data_app, name="data")
 
 F = TypeVar("F", bound=Callable[..., Any])
 Root = Annotated[Path, typer.Option("--root", envvar="LIFECYCLE_ROOT",
@@ -110,25 +112,62 @@ def submit(
 @command()
 def evaluate(
     refs: Annotated[list[str] | None, typer.Argument(help="Models (default: challenger and champion).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Held-out data set folder to evaluate on.")] = None,
     metrics_file: Annotated[Path | None, typer.Option(help="Recorded metrics (JSON object).")] = None,
     dataset: Annotated[str, typer.Option(help="Name of the held-out data set.")] = "benchmark",
     policy: Annotated[Path | None, typer.Option(help="Policy TOML (composite weights).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 32,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     expect_seq: ExpectSeq = None,
     json_output: Json = False,
 ) -> None:
-    """Record a model's metrics on a held-out data set."""
-    from lifecycle.commands import RecordEvaluation
-    from service.inputs import load_metrics, load_policy
+    """Evaluate models on a held-out data set (or record metrics from a file)."""
+    from service.inputs import load_policy
 
-    if metrics_file is None:
-        raise UserError("give --metrics-file FILE with the model's metrics")
-    if not refs or len(refs) != 1:
-        raise UserError("--metrics-file records one model: name exactly one REF")
     eng = engine()
     eng.require_root()
-    cmd = RecordEvaluation(ref=refs[0], dataset=dataset, metrics=load_metrics(metrics_file),
-                           policy=load_policy(policy))
-    _done(eng.execute(cmd, expected_seq=expect_seq), json_output)
+    if (data is None) == (metrics_file is None):
+        raise UserError("give --data DIR (evaluate the models) or --metrics-file FILE (record metrics)")
+    if metrics_file is not None:
+        from lifecycle.commands import RecordEvaluation
+        from service.inputs import load_metrics
+
+        if not refs or len(refs) != 1:
+            raise UserError("--metrics-file records one model: name exactly one REF")
+        cmd = RecordEvaluation(ref=refs[0], dataset=dataset, metrics=load_metrics(metrics_file),
+                               policy=load_policy(policy))
+        _done(eng.execute(cmd, expected_seq=expect_seq), json_output)
+        return
+    from cli.progress import evaluation_bars
+    from service.modelling import evaluate as run_evaluation
+
+    assert data is not None
+    names = refs or _default_refs(eng)
+    with evaluation_bars() as bars:
+        outcome = run_evaluation(eng, names, data, dataset=dataset, policy=load_policy(policy),
+                                 batch_size=batch_size, device=_device(device), progress=bars,
+                                 expected_seq=expect_seq)
+    _done(outcome, json_output)
+
+
+def _default_refs(eng: Engine) -> list[str]:
+    state = eng.state()
+    refs = [r for r, present in (("challenger", state.challenger), ("champion", state.champion)) if present]
+    if not refs:
+        raise UserError("nothing to evaluate: no challenger and no champion; name models or submit one")
+    return refs
+
+
+def _device(name: str) -> str:
+    if name not in ("auto", "cpu", "cuda"):
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
+    if name == "cpu":
+        return "cpu"
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available here")
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @command()
@@ -140,20 +179,26 @@ def decide(
     json_output: Json = False,
 ) -> None:
     """Judge the challenger against the champion (SPEC section 8) and act on it."""
-    from lifecycle.commands import DecideChallenger
+    from service.deciding import decide as run_decide
     from service.inputs import load_policy
 
     eng = engine()
-    cmd = DecideChallenger(policy=load_policy(policy), dataset=dataset)
+    eng.require_root()
     if dry_run:
-        events = eng.preview(cmd)
+        events = run_decide(eng, load_policy(policy), dataset, dry_run=True)
         if json_output:
             render.emit_json(events)
             return
         render.decision({"events": events})
         typer.echo("dry run: nothing recorded")
         return
-    _done(eng.execute(cmd, expected_seq=expect_seq), json_output)
+    if expect_seq is not None and expect_seq != eng.state().seq:
+        from lifecycle.errors import Conflict
+
+        raise Conflict(f"the registry changed meanwhile (you decided at commit {expect_seq}); retry")
+    outcome = run_decide(eng, load_policy(policy), dataset)
+    assert isinstance(outcome, Outcome)
+    _done(outcome, json_output)
 
 
 @command()
@@ -254,13 +299,83 @@ def history(
 def compare(
     a: Annotated[str, typer.Argument(help="First model (REF).")],
     b: Annotated[str, typer.Argument(help="Second model (REF).")],
+    data: Annotated[Path | None, typer.Option(help="Evaluate both on this data set (nothing recorded).")] = None,
+    event: Annotated[str | None, typer.Option(help="Run both on this event's images (needs --data).")] = None,
     json_output: Json = False,
 ) -> None:
-    """Compare two models' stored metrics: A, B, difference, better/worse."""
+    """Compare two models: metrics side by side, on a data set, or on one event."""
     from projections.compare import compare as compare_view
 
-    view = compare_view(engine().state(), a, b)
+    eng = engine()
+    if event is not None:
+        from service.modelling import predict_event
+
+        if data is None:
+            raise UserError("--event needs --data DIR (the data set that holds the event)")
+        rows = predict_event(eng, [a, b], event, data)
+        render.emit_json(rows) if json_output else render.predictions(rows)
+        return
+    if data is not None:
+        from service.modelling import compare_on_data
+
+        view = compare_on_data(eng, a, b, data)
+    else:
+        view = compare_view(eng.state(), a, b)
     render.emit_json(view) if json_output else render.comparison(view)
+
+
+@command()
+def predict(
+    images: Annotated[list[Path] | None, typer.Argument(help="Spectrogram images.")] = None,
+    model: Annotated[list[str] | None, typer.Option(help="Model(s) to run (default: the champion).")] = None,
+    event: Annotated[str | None, typer.Option(help="Run on this event's images (needs --data).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Data set folder holding --event.")] = None,
+    json_output: Json = False,
+) -> None:
+    """Classify images (or one event's images) with the champion or named models."""
+    from service.modelling import predict_event, predict_images
+
+    eng = engine()
+    refs = model or ["champion"]
+    if event is not None:
+        if data is None or images:
+            raise UserError("--event needs --data DIR and no image arguments")
+        rows = predict_event(eng, refs, event, data)
+    elif images:
+        rows = predict_images(eng, refs, images)
+    else:
+        raise UserError("give image files, or --event EVENT_ID --data DIR")
+    render.emit_json(rows) if json_output else render.predictions(rows)
+
+
+@command()
+def train(
+    data: Annotated[Path, typer.Option(help="Training data set folder (labels.csv + images).")],
+    architecture: Annotated[str, typer.Option(help="timm architecture (ignored with --from champion).")]
+    = "convnext_tiny",
+    from_: Annotated[Literal["auto", "champion", "none"], typer.Option(
+        "--from", help="Start from the champion's weights or from scratch (auto: champion if any).")] = "auto",
+    epochs: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 32,
+    image_size: Annotated[int, typer.Option(min=16, max=1024)] = 224,
+    lr: Annotated[float, typer.Option(min=0.0)] = 1e-4,
+    patience: Annotated[int, typer.Option(min=1)] = 5,
+    seed: Annotated[int, typer.Option()] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    reason: Annotated[str | None, typer.Option()] = None,
+    json_output: Json = False,
+) -> None:
+    """Train a challenger on a data set and submit it (ImageNet weights are not available here)."""
+    from cli.progress import training_display
+    from models.train import TrainConfig
+    from service.training import train_challenger
+
+    config = TrainConfig(architecture=architecture, epochs=epochs, batch_size=batch_size,
+                         image_size=image_size, lr=lr, patience=patience, seed=seed, device=_device(device))
+    eng = engine()
+    with training_display(epochs) as hooks:
+        outcome = train_challenger(eng, data, config, start_from=from_, reason=reason, **hooks)
+    _done(outcome, json_output)
 
 
 @command()
@@ -330,6 +445,22 @@ def candidate_new(
 
     write_candidate(out_dir, architecture=architecture, seed=seed)
     typer.echo(f"wrote {out_dir}")
+
+
+@command("synth", group=data_app)
+def data_synth(
+    out: Path,
+    samples: Annotated[int, typer.Option(min=1, max=1_000_000)] = 600,
+    seed: Annotated[int, typer.Option()] = 0,
+    image_size: Annotated[int, typer.Option(min=16, max=1024)] = 224,
+    events: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Generate a synthetic data set shaped like the real one (same seed, same bytes)."""
+    from models.synth import write_synthetic
+
+    data = write_synthetic(out, samples=samples, seed=seed, image_size=image_size, events=events)
+    typer.echo(f"wrote {len(data.samples)} images of {len(data.events)} events to {out} "
+               f"(digest {data.digest[:12]})")
 
 
 def main() -> None:

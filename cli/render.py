@@ -107,8 +107,22 @@ def comparison(view: Mapping[str, Any]) -> None:
     a, b = view["a"], view["b"]
     data = "same data" if view["same_data"] else "DIFFERENT data: compare with care"
     marks = {"a": "A better", "b": "B better", "same": "same", None: ""}
+    if view.get("mcnemar"):
+        m = view["mcnemar"]
+        data += f"; McNemar p={m['p_value']:.4g} (b={m['b']}, c={m['c']}, {m['method']})"
     table(f"A = {a['model_id']} ({a['status']})  vs  B = {b['model_id']} ({b['status']}); {data}",
           ["metric", "A", "B", "B - A", ""],
           [(r["metric"], r["a"], r["b"],
             None if r["difference"] is None else f"{r['difference']:+.4f}", marks[r["better"]])
            for r in view["metrics"]])
+
+
+def predictions(rows: Sequence[Mapping[str, Any]]) -> None:
+    """One line per image: "v1.0.2: Large (95.2%) | v1.0.1: Large (93.8%)" and the truth."""
+    for row in rows:
+        parts = [f"v{m['version']}: {m['magnitude_pred']} ({100 * m['magnitude_confidence']:.1f}%) "
+                 f"{m['azimuth_pred']} ({100 * m['azimuth_confidence']:.1f}%)"
+                 for m in row["models"].values()]
+        truth = row.get("truth")
+        label = f"  [true: {truth['magnitude']} {truth['azimuth']}]" if truth else ""
+        console.print(f"{os.path.basename(row['image'])}: " + " | ".join(parts) + label, markup=False)

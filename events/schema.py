@@ -82,7 +82,7 @@ class Evaluation(_Frozen):
     composite: Composite
     predictions: Blob | None = None
     n_samples: Annotated[int, Field(ge=0)] | None = None
-    details: Blob | None = None
+    details: dict[str, Any] | None = None
 
 
 class _Event(_Frozen):

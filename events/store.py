@@ -52,6 +52,19 @@ class BlobStore:
         return stored
 
     @staticmethod
+    def digest_bytes(data: bytes) -> dict[str, Any]:
+        return blob(hashlib.sha256(data).hexdigest(), len(data))
+
+    def put(self, source: Path | bytes, expect: str | None = None) -> dict[str, Any]:
+        """Store a file or bytes; with ``expect``, refuse content that does not match it."""
+        if isinstance(source, Path):
+            return self.put_file(source, expect)
+        stored = self.put_bytes(source)
+        if expect is not None and stored["digest"] != expect:
+            raise UserError("content changed while it was being registered; try again")
+        return stored
+
+    @staticmethod
     def digest_file(source: Path) -> dict[str, Any]:
         """The blob reference of a file, without storing it."""
         hasher, size = hashlib.sha256(), 0

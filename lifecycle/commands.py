@@ -49,12 +49,20 @@ class RecordEvaluation:
 
 
 @dataclass(frozen=True)
+class RecordEvaluations:
+    """Several evaluations on the same data, landed in one commit."""
+
+    items: tuple[RecordEvaluation, ...]
+
+
+@dataclass(frozen=True)
 class DecideChallenger:
     """Judge the challenger against the champion by the policy."""
 
     policy: Policy = field(default_factory=Policy)
     dataset: str = "benchmark"
     paired: tuple[int, int] | None = None
+    paired_predictions: tuple[str, str] | None = None  # (champion, challenger) digests used
     reason: str | None = None
 
 
@@ -89,4 +97,4 @@ class Import:
     source: str
 
 
-Command = Submit | RecordEvaluation | DecideChallenger | Promote | Reject | Rollback | Import
+Command = Submit | RecordEvaluation | RecordEvaluations | DecideChallenger | Promote | Reject | Rollback | Import

@@ -30,11 +30,12 @@ from lifecycle.commands import (
     Import,
     Promote,
     RecordEvaluation,
+    RecordEvaluations,
     Reject,
     Rollback,
     Submit,
 )
-from lifecycle.errors import UserError
+from lifecycle.errors import Conflict, UserError
 from lifecycle.state import ModelRecord, State
 from lifecycle.transitions import allowed
 from lifecycle.versions import FIRST_VERSION, Version, check_family, model_id, parse_version
@@ -88,11 +89,17 @@ def _record_evaluation(state: State, cmd: RecordEvaluation) -> list[EventModel]:
     )]
 
 
+def _record_evaluations(state: State, cmd: RecordEvaluations) -> list[EventModel]:
+    if not cmd.items:
+        raise UserError("nothing to evaluate")
+    return [event for item in cmd.items for event in _record_evaluation(state, item)]
+
+
 def _decide_challenger(state: State, cmd: DecideChallenger) -> list[EventModel]:
     challenger = state.challenger_record()
     if challenger is None:
         raise UserError("there is no challenger to decide; submit one with 'lifecycle submit'")
-    new_eval = challenger.evaluation_on(cmd.dataset)
+    new_eval = challenger.latest_on(cmd.dataset)
     if new_eval is None:
         raise UserError(
             f"challenger {challenger.model_id} has no evaluation on data set "
@@ -105,18 +112,28 @@ def _decide_challenger(state: State, cmd: DecideChallenger) -> list[EventModel]:
                  "challenger_metrics": dict(new_eval["metrics"]), "dataset": cmd.dataset}
         return [Promoted(model_id=challenger.model_id, reason=reason, decision=first)]
     old_eval = _champion_evaluation(champion, cmd.dataset, new_eval.get("dataset_digest"))
+    _check_paired(cmd, old_eval, new_eval)
     decision: dict[str, Any] = cmd.policy.judge(old_eval["metrics"], new_eval["metrics"], cmd.paired)
     decision["dataset"] = {"name": cmd.dataset, "digest": new_eval.get("dataset_digest")}
     if decision["outcome"] == "reject":
-        return [_reject_event(challenger, decision["reason"], decision)]
+        return [_reject_event(state, challenger, decision["reason"], decision)]
     return _promotion(state, challenger, decision["reason"], decision)
+
+
+def _check_paired(cmd: DecideChallenger, old_eval: Any, new_eval: Any) -> None:
+    """Paired counts must come from the very evaluations being compared."""
+    if cmd.paired is None:
+        return
+    used = tuple((e.get("predictions") or {}).get("digest") for e in (old_eval, new_eval))
+    if cmd.paired_predictions != used:
+        raise Conflict("the evaluations changed meanwhile; retry 'lifecycle decide'")
 
 
 def _champion_evaluation(champion: ModelRecord, dataset: str, digest: str | None) -> Any:
     evaluation = champion.evaluation_on(dataset, digest)
     if evaluation is not None:
         return evaluation
-    other = champion.evaluation_on(dataset)
+    other = champion.latest_on(dataset)
     if other is not None:
         raise UserError(
             f"champion {champion.model_id} was evaluated on other data under the name "
@@ -143,10 +160,13 @@ def _promotion(
     return events
 
 
-def _reject_event(challenger: ModelRecord, reason: str, decision: Any) -> Rejected:
-    new_events = [e for e in challenger.training_data.get("events_included", ())]
+def _reject_event(state: State, challenger: ModelRecord, reason: str, decision: Any) -> Rejected:
+    """The challenger's training events that the champion was not trained on go back to the pool."""
+    champion = state.champion_record()
+    known = set(champion.training_data.get("events_included", ())) if champion else set()
+    new_events = [e for e in challenger.training_data.get("events_included", ()) if e not in known]
     return Rejected(model_id=challenger.model_id, reason=reason, decision=decision,
-                    returned_to_pool=new_events)
+                    returned_to_pool=sorted(new_events))
 
 
 def _challenger_ref(state: State, ref: str, action: str) -> ModelRecord:
@@ -166,8 +186,8 @@ def _promote(state: State, cmd: Promote) -> list[EventModel]:
 
 def _reject(state: State, cmd: Reject) -> list[EventModel]:
     record = _challenger_ref(state, cmd.ref, "rejected")
-    return [_reject_event(record, cmd.reason, {"outcome": "reject", "rule": "manual",
-                                               "reason": cmd.reason})]
+    return [_reject_event(state, record, cmd.reason, {"outcome": "reject", "rule": "manual",
+                                                      "reason": cmd.reason})]
 
 
 def _rollback(state: State, cmd: Rollback) -> list[EventModel]:
@@ -219,6 +239,7 @@ def _import(state: State, cmd: Import) -> list[EventModel]:
 _DECIDERS: dict[type, Callable[..., list[EventModel]]] = {
     Submit: _submit,
     RecordEvaluation: _record_evaluation,
+    RecordEvaluations: _record_evaluations,
     DecideChallenger: _decide_challenger,
     Promote: _promote,
     Reject: _reject,

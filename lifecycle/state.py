@@ -60,10 +60,12 @@ class ModelRecord(NamedTuple):
         return {**evaluation["metrics"], "composite_score": evaluation["composite"]["score"]}
 
     def evaluation_on(self, dataset: str, digest: str | None = None) -> Json | None:
-        """The latest evaluation on the named data set (and digest, when given)."""
-        found = self.evaluations.get(evaluation_key(dataset, digest))
-        if found is not None or digest is not None:
-            return found
+        """The latest evaluation on exactly this data (name and digest; no digest matches
+        only evaluations recorded without one)."""
+        return self.evaluations.get(evaluation_key(dataset, digest))
+
+    def latest_on(self, dataset: str) -> Json | None:
+        """The latest evaluation on the named data set, whatever its digest."""
         matches = [e for e in self.evaluations.values() if e["dataset"] == dataset]
         return max(matches, key=lambda e: e["seq"]) if matches else None
 

@@ -11,7 +11,8 @@ Guarantees:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 EXACT_BELOW = 25
 
@@ -35,3 +36,23 @@ def mcnemar(b: int, c: int) -> McNemar:
         return McNemar(b, c, min(1.0, 2.0 * tail), "exact binomial")
     statistic = (abs(b - c) - 1) ** 2 / n
     return McNemar(b, c, math.erfc(math.sqrt(statistic / 2.0)), "chi-square, continuity corrected")
+
+
+def paired_counts(
+    champion: Sequence[Mapping[str, Any]], challenger: Sequence[Mapping[str, Any]]
+) -> tuple[int, int]:
+    """McNemar's b (champion right, challenger wrong) and c (the reverse), sample by sample.
+
+    Both prediction sets must cover exactly the same samples (matched by ``row``).
+    """
+    by_row = {r["row"]: r for r in challenger}
+    if len(by_row) != len(champion) or any(r["row"] not in by_row for r in champion):
+        raise ValueError("the two prediction sets do not cover the same samples")
+    b = c = 0
+    for old in champion:
+        new = by_row[old["row"]]
+        old_ok = old["magnitude_pred"] == old["magnitude_true"]
+        new_ok = new["magnitude_pred"] == new["magnitude_true"]
+        b += old_ok and not new_ok
+        c += new_ok and not old_ok
+    return b, c

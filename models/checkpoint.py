@@ -68,11 +68,27 @@ def head_sizes(state: Mapping[str, torch.Tensor], source: str) -> dict[str, int]
 
 def inspect(path: Path, architecture: str, classes: Mapping[str, list[str]]) -> dict[str, Any]:
     """Check that the file is a loadable network of ``architecture`` for ``classes``."""
-    from models.network import build
-
     state = load_state_dict(path)
     heads = head_sizes(state, path.name)
     check_against_heads(classes, heads, "class_mappings.json")
+    _load_into_network(path, state, architecture, heads)
+    return {"architecture": architecture, "heads": heads,
+            "parameters": sum(int(t.numel()) for t in state.values())}
+
+
+def load_network_file(path: Path, architecture: str, classes: Mapping[str, list[str]]) -> Any:
+    """The network of a checked model file, weights loaded strictly."""
+    state = load_state_dict(path)
+    heads = head_sizes(state, path.name)
+    if classes:
+        check_against_heads(classes, heads, "class_mappings.json")
+    return _load_into_network(path, state, architecture, heads)
+
+
+def _load_into_network(path: Path, state: dict[str, torch.Tensor], architecture: str,
+                       heads: Mapping[str, int]) -> Any:
+    from models.network import build
+
     network = build(architecture, heads["magnitude"], heads["azimuth"])
     try:
         result = network.load_state_dict(state, strict=False)
@@ -88,8 +104,7 @@ def inspect(path: Path, architecture: str, classes: Mapping[str, list[str]]) -> 
             f"({len(result.missing_keys)} missing, {len(result.unexpected_keys)} unexpected, "
             f"e.g. {problems[0]!r}); pass the right --architecture"
         )
-    return {"architecture": architecture, "heads": heads,
-            "parameters": sum(int(t.numel()) for t in state.values())}
+    return network
 
 
 def save(network: torch.nn.Module, path: Path, **extra: Any) -> None:

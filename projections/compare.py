@@ -40,9 +40,7 @@ def compare(state: State, ref_a: str, ref_b: str) -> dict[str, Any]:
     else:
         eval_a = a.evaluations.get(a.latest_evaluation) if a.latest_evaluation else None
         eval_b = b.evaluations.get(b.latest_evaluation) if b.latest_evaluation else None
-    ma, mb = _with_composite(eval_a), _with_composite(eval_b)
-    rows = [_row(name, ma.get(name), mb.get(name)) for name in METRICS
-            if ma.get(name) is not None or mb.get(name) is not None]
+    rows = metric_rows(_with_composite(eval_a), _with_composite(eval_b))
     return {
         "a": {"model_id": a.model_id, "version": a.version, "status": a.status,
               "dataset": eval_a["dataset"] if eval_a else None},
@@ -51,6 +49,11 @@ def compare(state: State, ref_a: str, ref_b: str) -> dict[str, Any]:
         "same_data": shared is not None,
         "metrics": rows,
     }
+
+
+def metric_rows(ma: Json, mb: Json) -> list[dict[str, Any]]:
+    return [_row(name, ma.get(name), mb.get(name)) for name in METRICS
+            if ma.get(name) is not None or mb.get(name) is not None]
 
 
 def _row(name: str, a: float | None, b: float | None) -> dict[str, Any]:

@@ -117,7 +117,7 @@ class Engine:
     # -- writing --------------------------------------------------------------------
     def execute(
         self, command: Any, *, expected_seq: int | None = None, reason: str | None = None,
-        blobs: Mapping[str, Path] | None = None,
+        blobs: Mapping[str, Path | bytes] | None = None,
     ) -> Outcome:
         """Decide, store the command's files (``blobs``: digest -> source), append, project.
 
@@ -135,7 +135,7 @@ class Engine:
                                f"{expected_seq}, it is now at {state.seq}); retry the command")
             events = decide_events(state, command)
             for digest, source in sorted((blobs or {}).items()):
-                self.store.put_file(source, expect=digest)
+                self.store.put(source, expect=digest)
             draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
             record = self.log.append(draft, state.seq)
             state = apply_commit(state, record)

@@ -82,9 +82,8 @@ def _blobs(state: State) -> Iterator[tuple[str, dict[str, Any]]]:
         for name, stored in record.files.items():
             yield f"{record.model_id} {name}", dict(stored)
         for evaluation in record.evaluations.values():
-            for key in ("predictions", "details"):
-                if evaluation.get(key):
-                    yield f"{record.model_id} {key} ({evaluation['dataset']})", evaluation[key]
+            if evaluation.get("predictions"):
+                yield f"{record.model_id} predictions ({evaluation['dataset']})", evaluation["predictions"]
 
 
 def _check_blobs(state: State, store: BlobStore, report: Report) -> None:

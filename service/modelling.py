@@ -1,0 +1,145 @@
+"""Running registered models: load (digest-checked), evaluate on a data set, predict.
+
+Guarantees:
+1. A model's weights are read from the store only after their sha256 matches the digest
+   recorded in the log, and only with ``weights_only=True``.
+2. ``evaluate`` measures every named model on the same data set (one content digest) and
+   records all of them in one commit, with per-sample predictions stored by digest.
+3. ``predict`` records nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from lifecycle.commands import RecordEvaluation, RecordEvaluations
+from lifecycle.errors import UserError
+from lifecycle.policy import Policy
+from lifecycle.state import ModelRecord
+from service.engine import Engine, Outcome
+
+Progress = Callable[[int], None]
+DEFAULT_IMAGE_SIZE = 224
+
+
+def image_size(record: ModelRecord) -> int:
+    size = record.training_config.get("image_size", DEFAULT_IMAGE_SIZE)
+    return int(size) if isinstance(size, int) and 8 <= size <= 4096 else DEFAULT_IMAGE_SIZE
+
+
+def load_network(engine: Engine, record: ModelRecord) -> Any:
+    """The model's network in eval mode (weights digest-checked first)."""
+    from models.checkpoint import load_network_file
+
+    if record.weights is None:
+        raise UserError(f"{record.model_id} has no weight file (it was imported without one)")
+    problem = engine.store.check(record.weights["digest"], record.weights["size"])
+    if problem:
+        raise UserError(f"{record.model_id}: weight file {problem}; run 'lifecycle verify'")
+    classes = record.classes or {}
+    return load_network_file(engine.store.path(record.weights["digest"]), record.architecture,
+                             classes).eval()
+
+
+def _predictions_blob(rows: Sequence[Mapping[str, Any]], digest: str) -> bytes:
+    return orjson.dumps({"dataset_digest": digest, "rows": list(rows)}, option=orjson.OPT_SORT_KEYS)
+
+
+def read_predictions(engine: Engine, evaluation: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    stored = evaluation.get("predictions")
+    if not stored or not engine.store.has(stored["digest"]):
+        return None
+    rows: list[dict[str, Any]] = orjson.loads(engine.store.read_bytes(stored["digest"]))["rows"]
+    return rows
+
+
+def evaluate(
+    engine: Engine, refs: Sequence[str], data_dir: Path, *, dataset: str = "benchmark",
+    policy: Policy | None = None, batch_size: int = 32, device: str = "cpu",
+    progress: Callable[[str, int], Progress] | None = None, expected_seq: int | None = None,
+) -> Outcome:
+    from models.data import read_dataset
+    from models.evaluate import metrics_of, predict
+
+    data = read_dataset(data_dir)
+    state = engine.state()
+    records = _unique([state.resolve(ref) for ref in refs])
+    items, blobs = [], {}
+    for record in records:
+        network = load_network(engine, record)
+        tick = progress(record.model_id, len(data.samples)) if progress else None
+        rows = predict(network, data.samples, record.classes or {}, image_size(record), batch_size,
+                       device, tick)
+        metrics, details = metrics_of(rows, record.classes or {})
+        blob = _predictions_blob(rows, data.digest)
+        stored = engine.store.digest_bytes(blob)
+        blobs[stored["digest"]] = blob
+        items.append(RecordEvaluation(
+            ref=record.model_id, dataset=dataset, metrics=metrics, policy=policy or Policy(),
+            dataset_digest=data.digest, predictions=stored, n_samples=len(rows), details=details))
+    return engine.execute(RecordEvaluations(tuple(items)), blobs=blobs,
+                          expected_seq=expected_seq if expected_seq is not None else state.seq)
+
+
+def _unique(records: list[ModelRecord]) -> list[ModelRecord]:
+    seen: dict[str, ModelRecord] = {}
+    for record in records:
+        seen.setdefault(record.model_id, record)
+    return list(seen.values())
+
+
+def predict_images(
+    engine: Engine, refs: Sequence[str], images: Sequence[Path], truth: Sequence[Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Each model's classes and confidences per image (nothing is recorded)."""
+    from models.evaluate import classify
+
+    state = engine.state()
+    records = _unique([state.resolve(ref) for ref in refs])
+    for path in images:
+        if not path.is_file():
+            raise UserError(f"no such image: {path}")
+    out: list[dict[str, Any]] = [{"image": str(p), "models": {}} for p in images]
+    for i, sample in enumerate(truth or ()):
+        out[i]["truth"] = {"event_id": sample.event_id, "magnitude": sample.magnitude,
+                           "azimuth": sample.azimuth}
+    for record in records:
+        rows = classify(load_network(engine, record), images, record.classes or {}, image_size(record))
+        for entry, row in zip(out, rows, strict=True):
+            entry["models"][record.model_id] = {"version": record.version, **row}
+    return out
+
+
+def predict_event(engine: Engine, refs: Sequence[str], event_id: str, data_dir: Path) -> list[dict[str, Any]]:
+    from models.data import read_dataset
+
+    samples = read_dataset(data_dir).by_event(event_id)
+    return predict_images(engine, refs, [s.path for s in samples], truth=samples)
+
+
+def compare_on_data(engine: Engine, ref_a: str, ref_b: str, data_dir: Path) -> dict[str, Any]:
+    """Both models evaluated on the same data now (nothing recorded), with McNemar."""
+    from lifecycle.stats import mcnemar, paired_counts
+    from models.data import read_dataset
+    from models.evaluate import metrics_of, predict
+    from projections.compare import metric_rows
+
+    data = read_dataset(data_dir)
+    state = engine.state()
+    side: dict[str, Any] = {}
+    for key, ref in (("a", ref_a), ("b", ref_b)):
+        record = state.resolve(ref)
+        rows = predict(load_network(engine, record), data.samples, record.classes or {}, image_size(record))
+        metrics, _ = metrics_of(rows, record.classes or {})
+        composite = (Policy().composite(metrics))["score"]
+        side[key] = {"record": record, "rows": rows, "metrics": {**metrics, "composite_score": composite}}
+    test = mcnemar(*paired_counts(side["a"]["rows"], side["b"]["rows"]))
+    describe = {k: {"model_id": v["record"].model_id, "version": v["record"].version,
+                    "status": v["record"].status, "dataset": str(data_dir)} for k, v in side.items()}
+    return {**describe, "same_data": True, "dataset_digest": data.digest,
+            "metrics": metric_rows(side["a"]["metrics"], side["b"]["metrics"]),
+            "mcnemar": test._asdict()}

@@ -1,0 +1,112 @@
+"""``lifecycle train``: train a challenger and submit it, or leave nothing behind.
+
+Guarantees:
+1. The candidate folder is built in ``<root>/store/tmp/`` and submitted only when training
+   finished; an interrupted run (Ctrl-C, SIGTERM, an error) removes it and registers
+   nothing. A run killed with SIGKILL leaves a folder that the next run removes.
+2. The ``trained`` event carries the training data summary (total samples, events).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lifecycle.errors import UserError
+from service.engine import Engine, Outcome
+from service.modelling import load_network
+from service.submission import build_submit
+
+EpochHook = Callable[[dict[str, float]], None]
+BatchHook = Callable[[int], None]
+
+
+def _work_dir(engine: Engine) -> Path:
+    base = engine.root / "store" / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    for stale in base.glob("train-*"):
+        pid = stale.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=base, prefix=f"train-{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def train_challenger(
+    engine: Engine, data_dir: Path, config: Any, *, start_from: str = "auto",
+    reason: str | None = None, on_epoch: EpochHook | None = None, on_batch: BatchHook | None = None,
+    on_split: Callable[[int, int], None] | None = None,
+) -> Outcome:
+    from models.classes import default_classes
+    from models.data import read_dataset, split_by_event, summary
+    from models.train import train
+
+    engine.require_root()
+    state = engine.state()
+    if state.challenger is not None:
+        raise UserError(f"challenger {state.challenger} is still waiting for a decision; decide it first")
+    data = read_dataset(data_dir)
+    init, classes, config = _starting_point(engine, state, start_from, config, default_classes())
+    train_set, val_set = split_by_event(data.samples, config.val_fraction, config.seed)
+    if on_split:
+        on_split(len(train_set), len(val_set))
+    work = _work_dir(engine)
+    try:
+        result = train(train_set, val_set, classes, config, init, on_epoch, on_batch)
+        folder = _write_candidate(work / "candidate", result, classes, config, summary(data), start_from)
+        command, files = build_submit(folder, architecture=config.architecture, reason=reason)
+        return engine.execute(command, blobs=files, expected_seq=state.seq, reason=reason)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _starting_point(engine: Engine, state: Any, start_from: str, config: Any, classes: Any) -> Any:
+    from dataclasses import replace
+
+    champion = state.champion_record()
+    if start_from == "none" or (start_from == "auto" and champion is None):
+        return None, classes, config
+    if champion is None:
+        raise UserError("--from champion: there is no champion yet; use --from none")
+    network = load_network(engine, champion)
+    return network.state_dict(), champion.classes, replace(config, architecture=champion.architecture)
+
+
+def _write_candidate(
+    folder: Path, result: Any, classes: Any, config: Any, data_summary: dict[str, Any], start_from: str
+) -> Path:
+    from models.checkpoint import save
+    from models.train import HISTORY_COLUMNS
+
+    folder.mkdir(parents=True)
+    best = result.history[result.best_epoch - 1]
+    save(result.network, folder / "best_model.pth", epoch=result.best_epoch,
+         val_mag_acc=best["val_mag_acc"], val_azi_acc=best["val_azi_acc"])
+    mappings = {task: {str(i): n for i, n in enumerate(names)} for task, names in classes.items()}
+    (folder / "class_mappings.json").write_text(json.dumps(mappings, indent=2) + "\n")
+    settings = {**config.to_dict(), "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
+                "start_from": start_from}
+    (folder / "training_config.json").write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    with open(folder / "training_history.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS[1:], extrasaction="ignore")
+        writer.writeheader()
+        for row in result.history:
+            writer.writerow({k: round(v, 6) for k, v in row.items()})
+    training_data = {k: data_summary[k] for k in ("total_samples", "events_included")}
+    (folder / "metadata.json").write_text(json.dumps({"training_data": training_data}, indent=2) + "\n")
+    return folder
