@@ -246,8 +246,9 @@ class JsonlLog:
                 fsync_dir(self.path.parent)
         except OSError as exc:
             self._broken = True
-            raise LogUnwritable(f"could not write events.jsonl ({exc}); nothing was "
-                                "acknowledged; the next command recovers the log") from exc
+            raise LogUnwritable(
+                f"could not write events.jsonl ({exc}); the command may or may not have been "
+                "recorded: check 'lifecycle history' before repeating it") from exc
 
     @contextlib.contextmanager
     def _shared(self) -> Iterator[None]:

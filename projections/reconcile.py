@@ -18,9 +18,12 @@ import os
 import shutil
 from pathlib import Path
 
+from events.log import fsync_dir
 from events.store import BlobStore
 from projections.layout import MANAGED_DIRS, Content, Link, Symlink, Tree
 from projections.registry import REGISTRY_PATH
+
+TMP_PREFIX = "."
 
 
 def plan(root: Path, tree: Tree, store: BlobStore) -> tuple[list[str], list[str]]:
@@ -33,17 +36,27 @@ def apply(root: Path, tree: Tree, store: BlobStore) -> list[str]:
     """Reconcile; returns a line per change (``+ path``, ``~ path``, ``- path``)."""
     to_write, to_remove = plan(root, tree, store)
     changes: list[str] = []
-    body = [p for p in to_write if p != REGISTRY_PATH]
-    for rel in body:
+    touched: set[Path] = set()
+    for rel in (p for p in to_write if p != REGISTRY_PATH):
         changes.append(_write(root, rel, tree[rel], store))
+        touched.add((root / rel).parent)
     for rel in to_remove:
         _remove(root / rel)
         changes.append(f"- {rel}")
+        touched.add((root / rel).parent)
     for rel in MANAGED_DIRS:
         (root / rel).mkdir(parents=True, exist_ok=True)
+    _sync(touched)
     if REGISTRY_PATH in to_write:
         changes.append(_write(root, REGISTRY_PATH, tree[REGISTRY_PATH], store))
+        _sync({(root / REGISTRY_PATH).parent})
     return changes
+
+
+def _sync(directories: set[Path]) -> None:
+    for directory in sorted(directories):
+        if directory.is_dir():
+            fsync_dir(directory)
 
 
 def _is_right(path: Path, entry: Link | Content | Symlink, store: BlobStore) -> bool:
@@ -75,6 +88,9 @@ def _extras(root: Path, tree: Tree) -> list[str]:
         if directory.is_dir():
             extras += [f"{rel_dir}/{c.name}" for c in sorted(directory.iterdir())
                        if f"{rel_dir}/{c.name}" not in tree]
+    config = root / "config"
+    if config.is_dir():  # temp files of a writer killed while replacing the registry
+        extras += [f"config/{c.name}" for c in sorted(config.glob(f"{TMP_PREFIX}*.tmp-*"))]
     for rel_dir in sorted(wanted_dirs):
         directory = root / rel_dir
         if rel_dir.startswith("models/archive/") and directory.is_dir():
@@ -89,30 +105,29 @@ def _write(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobSto
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
-    if isinstance(entry, Link):
-        blob = store.path(entry.digest)
-        if not blob.exists():
-            return f"! {rel} (blob {entry.digest[:12]} missing from the store)"
-        os.link(blob, tmp)
-    elif isinstance(entry, Symlink):
-        os.symlink(entry.target, tmp)
-    else:
-        _write_bytes(tmp, entry.data)
-    os.replace(tmp, path)
+    if isinstance(entry, Link) and not store.path(entry.digest).exists():
+        return f"! {rel} (blob {entry.digest[:12]} missing from the store)"
+    try:
+        if isinstance(entry, Link):
+            os.link(store.path(entry.digest), tmp)
+        elif isinstance(entry, Symlink):
+            os.symlink(entry.target, tmp)
+        else:
+            _write_bytes(tmp, entry.data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return f"{mark} {rel}"
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    try:
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _remove(path: Path) -> None:

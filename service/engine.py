@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from events.log import Draft, EventLog, JsonlLog, Record
+from events.log import Draft, EventLog, JsonlLog, Record, fsync_dir
 from events.store import BlobStore
 from lifecycle.errors import LogCorrupt, UserError
 from lifecycle.evolve import apply_commit
@@ -47,6 +47,12 @@ def default_actor() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+class ProjectionFailed(UserError):
+    """The commit is in the log; only the projection (folders, registry) lags behind."""
+
+    exit_code = 1
 
 
 def fold(
@@ -96,6 +102,7 @@ class Engine:
             (self.root / rel).mkdir(parents=True, exist_ok=True)
         if created:
             (self.root / LOG_NAME).touch()
+            fsync_dir(self.root)
         self.replay()
         return created
 
@@ -139,7 +146,14 @@ class Engine:
             draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
             record = self.log.append(draft, state.seq)
             state = apply_commit(state, record)
-            return Outcome(record, state, self.project(state))
+            try:
+                changes = self.project(state)
+            except OSError as exc:
+                raise ProjectionFailed(
+                    f"committed as commit {record['seq']}, but the folders could not be updated "
+                    f"({exc}); do not repeat the command: run 'lifecycle replay'"
+                ) from exc
+            return Outcome(record, state, changes)
 
     def preview(self, command: Any) -> list[dict[str, Any]]:
         """The events a command would append now, without appending them."""

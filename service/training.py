@@ -10,11 +10,12 @@ Guarantees:
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +48,39 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def read_training_data(data_dirs: Sequence[Path]) -> Any:
+    """One or more data set folders as one (an event may not appear in two of them)."""
+    from models.data import DataSet, read_dataset
+
+    sets = [read_dataset(d) for d in data_dirs]
+    if len(sets) == 1:
+        return sets[0]
+    owner: dict[str, Path] = {}
+    for data in sets:
+        for event in data.events:
+            if event in owner:
+                raise UserError(f"event {event} is in both {owner[event]} and {data.root}; "
+                                "give each event once")
+            owner[event] = data.root
+    digest = hashlib.sha256("".join(d.digest for d in sets).encode()).hexdigest()
+    samples = tuple(s for d in sets for s in d.samples)
+    return DataSet(root=sets[0].root, samples=samples, digest=digest)
+
+
 def train_challenger(
-    engine: Engine, data_dir: Path, config: Any, *, start_from: str = "auto",
+    engine: Engine, data_dirs: Sequence[Path], config: Any, *, start_from: str = "auto",
     reason: str | None = None, on_epoch: EpochHook | None = None, on_batch: BatchHook | None = None,
     on_split: Callable[[int, int], None] | None = None,
 ) -> Outcome:
     from models.classes import default_classes
-    from models.data import read_dataset, split_by_event, summary
+    from models.data import split_by_event, summary
     from models.train import train
 
     engine.require_root()
     state = engine.state()
     if state.challenger is not None:
         raise UserError(f"challenger {state.challenger} is still waiting for a decision; decide it first")
-    data = read_dataset(data_dir)
+    data = read_training_data(data_dirs)
     init, classes, config = _starting_point(engine, state, start_from, config, default_classes())
     train_set, val_set = split_by_event(data.samples, config.val_fraction, config.seed)
     if on_split:

@@ -240,9 +240,6 @@ def test_kill_at_every_write_fsync_and_replace(template: Path, tmp_path: Path, k
     assert boundary > 6  # the command had at least the log write, its fsync and 4 replaces
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a writer killed while writing the registry "
-                   "leaves config/.model_registry.json.tmp-<pid> behind; no recovery or "
-                   "replay ever removes it (the model folders' temp files are removed)")
 def test_recovery_removes_temp_files_of_a_killed_writer(template: Path, tmp_path: Path) -> None:
     # find the kill point just before the registry is replaced, by a dry run
     dry = copy_root(template, tmp_path / "dry")
