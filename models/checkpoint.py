@@ -77,19 +77,25 @@ def inspect(path: Path, architecture: str, classes: Mapping[str, list[str]]) -> 
 
 
 def load_network_file(path: Path, architecture: str, classes: Mapping[str, list[str]]) -> Any:
-    """The network of a checked model file, weights loaded strictly."""
+    """The network of a checked model file, weights loaded strictly, in eval mode."""
     state = load_state_dict(path)
     heads = head_sizes(state, path.name)
     if classes:
         check_against_heads(classes, heads, "class_mappings.json")
-    return _load_into_network(path, state, architecture, heads)
+    return _load_into_network(path, state, architecture, heads).eval()
 
 
 def _load_into_network(path: Path, state: dict[str, torch.Tensor], architecture: str,
                        heads: Mapping[str, int]) -> Any:
+    """Original (torchvision) checkpoints are mapped onto timm first (``models.convert``);
+    a checkpoint without the backbone's final norm loads into a network without one."""
+    from models.convert import is_torchvision_layout, needs_identity_head_norm, torchvision_to_timm
     from models.network import build
 
-    network = build(architecture, heads["magnitude"], heads["azimuth"])
+    head_norm = not needs_identity_head_norm(state, architecture)
+    if is_torchvision_layout(state):
+        state = torchvision_to_timm(state, architecture)
+    network = build(architecture, heads["magnitude"], heads["azimuth"], head_norm=head_norm)
     try:
         result = network.load_state_dict(state, strict=False)
     except RuntimeError as exc:

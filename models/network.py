@@ -32,12 +32,18 @@ def head(features: int, classes: int, dropout: float = 0.3) -> nn.Sequential:
 
 
 class MultiTaskNet(nn.Module):
-    def __init__(self, architecture: str, n_magnitude: int, n_azimuth: int) -> None:
+    """``head_norm=False`` drops timm's final norm after pooling, as the original system's
+    torchvision network had none (see ``models.convert``)."""
+
+    def __init__(self, architecture: str, n_magnitude: int, n_azimuth: int, *,
+                 head_norm: bool = True) -> None:
         super().__init__()
         try:
             self.backbone = timm.create_model(architecture, pretrained=False, num_classes=0)
         except RuntimeError as exc:  # timm: "Unknown model (...)"
             raise UserError(f"unknown architecture {architecture!r}: {exc}") from None
+        if not head_norm and hasattr(getattr(self.backbone, "head", None), "norm"):
+            self.backbone.head.norm = nn.Identity()  # type: ignore[method-assign]
         features: int = self.backbone.num_features  # type: ignore[assignment]
         self.architecture = architecture
         self.mag_head = head(features, n_magnitude)
@@ -48,8 +54,8 @@ class MultiTaskNet(nn.Module):
         return self.mag_head(features), self.azi_head(features)
 
 
-def build(architecture: str, n_magnitude: int, n_azimuth: int) -> MultiTaskNet:
-    return MultiTaskNet(architecture, n_magnitude, n_azimuth)
+def build(architecture: str, n_magnitude: int, n_azimuth: int, *, head_norm: bool = True) -> MultiTaskNet:
+    return MultiTaskNet(architecture, n_magnitude, n_azimuth, head_norm=head_norm)
 
 
 def known_architecture(name: str) -> bool:

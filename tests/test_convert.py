@@ -208,3 +208,18 @@ def test_refusals(original: TorchvisionMultiTask) -> None:
     converted = torchvision_to_timm(state, ARCH)
     with pytest.raises(UserError, match=r"stages\.0\.blocks\.3"):
         timm_to_torchvision({**converted, "backbone.stages.0.blocks.3.gamma": torch.zeros(96)}, ARCH)
+
+
+def test_original_checkpoint_file_loads_and_predicts_the_same(
+    original: TorchvisionMultiTask, image: Tensor, tmp_path: Path
+) -> None:
+    """The whole path a user takes: an original .pth -> load_network_file -> same outputs."""
+    from models.checkpoint import inspect, load_network_file
+    from models.classes import default_classes
+
+    path = tmp_path / "best_model.pth"
+    torch.save({"epoch": 3, "model_state_dict": original.state_dict(), "val_mag_acc": 97.6}, path)
+    assert inspect(path, ARCH, default_classes())["heads"] == {"magnitude": N_MAG, "azimuth": N_AZI}
+    network = load_network_file(path, ARCH, default_classes())
+    for ours, theirs in zip(_outputs(network, image), _outputs(original, image), strict=True):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
