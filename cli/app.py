@@ -350,7 +350,7 @@ def predict(
 
 @command()
 def train(
-    data: Annotated[Path, typer.Option(help="Training data set folder (labels.csv + images).")],
+    data: Annotated[list[Path], typer.Option(help="Training data folder(s) (labels.csv + images); repeatable.")],
     architecture: Annotated[str, typer.Option(help="timm architecture (ignored with --from champion).")]
     = "convnext_tiny",
     from_: Annotated[Literal["auto", "champion", "none"], typer.Option(
@@ -464,4 +464,16 @@ def data_synth(
 
 
 def main() -> None:
-    app()
+    """Entry point: SIGTERM stops like Ctrl-C (clean-up runs; nothing half-done is kept)."""
+    import signal
+    import sys
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted: nothing was recorded by the interrupted step", err=True)
+        sys.exit(130)
