@@ -454,11 +454,20 @@ def data_synth(
     seed: Annotated[int, typer.Option()] = 0,
     image_size: Annotated[int, typer.Option(min=16, max=1024)] = 224,
     events: Annotated[int | None, typer.Option(min=1)] = None,
+    first_date: Annotated[str, typer.Option(help="Earliest event date.")] = "2018-01-01",
+    last_date: Annotated[str, typer.Option(help="Latest event date.")] = "2025-12-31",
 ) -> None:
     """Generate a synthetic data set shaped like the real one (same seed, same bytes)."""
+    from datetime import date
+
     from models.synth import write_synthetic
 
-    data = write_synthetic(out, samples=samples, seed=seed, image_size=image_size, events=events)
+    try:
+        first, last = date.fromisoformat(first_date), date.fromisoformat(last_date)
+    except ValueError:
+        raise UserError("dates must look like 2024-01-31") from None
+    data = write_synthetic(out, samples=samples, seed=seed, image_size=image_size, events=events,
+                           first_day=first, last_day=last)
     typer.echo(f"wrote {len(data.samples)} images of {len(data.events)} events to {out} "
                f"(digest {data.digest[:12]})")
 

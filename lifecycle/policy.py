@@ -146,8 +146,10 @@ class Policy:
             return {"name": "significance", "passed": True, "tested": False,
                     "detail": "significance not tested (no per-sample predictions)"}
         result = mcnemar(*paired)
-        passed = result.p_value < self.significance_level and result.c > result.b
-        verdict = "significant" if passed else "not significant"
+        significant = result.p_value < self.significance_level
+        passed = significant and result.c > result.b
+        verdict = ("significant" if passed else
+                   "reversed: the challenger is significantly worse" if significant else "not significant")
         return {
             "name": "significance", "passed": passed, "tested": True,
             "b": result.b, "c": result.c, "p_value": result.p_value, "method": result.method,

@@ -22,6 +22,7 @@ import torch
 from lifecycle.errors import UserError
 from models.classes import check_against_heads
 
+HEAD_NORM = "backbone.head.norm.weight"
 HEAD_KEYS = {"magnitude": "mag_head.5.weight", "azimuth": "azi_head.5.weight"}
 
 
@@ -89,13 +90,14 @@ def _load_into_network(path: Path, state: dict[str, torch.Tensor], architecture:
                        heads: Mapping[str, int]) -> Any:
     """Original (torchvision) checkpoints are mapped onto timm first (``models.convert``);
     a checkpoint without the backbone's final norm loads into a network without one."""
-    from models.convert import is_torchvision_layout, needs_identity_head_norm, torchvision_to_timm
+    from models.convert import is_torchvision_layout, torchvision_to_timm
     from models.network import build
 
-    head_norm = not needs_identity_head_norm(state, architecture)
     if is_torchvision_layout(state):
         state = torchvision_to_timm(state, architecture)
-    network = build(architecture, heads["magnitude"], heads["azimuth"], head_norm=head_norm)
+    network = build(architecture, heads["magnitude"], heads["azimuth"])
+    if HEAD_NORM in network.state_dict() and HEAD_NORM not in state:
+        network = build(architecture, heads["magnitude"], heads["azimuth"], head_norm=False)
     try:
         result = network.load_state_dict(state, strict=False)
     except RuntimeError as exc:

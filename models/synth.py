@@ -57,7 +57,7 @@ AZIMUTH_SHARE: dict[str, float] = {
 SECTOR_CENTRE: dict[str, float] = {
     "N": 0.0, "NE": 45.0, "E": 90.0, "SE": 135.0, "S": 180.0, "SW": 225.0, "W": 270.0, "NW": 315.0,
 }
-BAND_STRENGTH: dict[str, float] = {"Large": 0.34, "Medium": 0.20, "Moderate": 0.11, "Normal": 0.0}
+BAND_STRENGTH: dict[str, float] = {"Large": 0.40, "Medium": 0.26, "Moderate": 0.16, "Normal": 0.0}
 Z_FACTOR = 0.6
 PC3_BAND = (0.30, 0.45)  # where the band's centre energy lies, as a fraction of panel height from the bottom
 FIRST_DAY, LAST_DAY = Date(2018, 1, 1), Date(2025, 12, 31)
@@ -114,12 +114,19 @@ def intensity(rgb: npt.NDArray[np.uint8]) -> Floats:
 
 
 def write_synthetic(
-    out: Path, samples: int, seed: int = 0, image_size: int = 224, events: int | None = None
+    out: Path, samples: int, seed: int = 0, image_size: int = 224, events: int | None = None,
+    first_day: Date = FIRST_DAY, last_day: Date = LAST_DAY,
 ) -> DataSet:
-    """Write a synthetic data set to ``out`` (must not exist or be empty) and return it read back."""
+    """Write a synthetic data set to ``out`` (must not exist or be empty) and return it read back.
+
+    Events fall between ``first_day`` and ``last_day``: give data sets disjoint periods (e.g.
+    training data before a holdout) so that no event id appears in two of them.
+    """
     out = Path(out)
     n_events = _check_args(out, samples, seed, image_size, events)
-    plan = _plan(samples, seed, n_events)
+    if last_day < first_day or ((last_day - first_day).days + 1) * len(STATIONS) < 2 * n_events:
+        raise UserError(f"the period {first_day}..{last_day} is too short for {n_events} distinct events")
+    plan = _plan(samples, seed, n_events, first_day, last_day)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
@@ -212,7 +219,7 @@ class _Event:
     azimuth: str
 
 
-def _plan(samples: int, seed: int, n_events: int) -> list[_Event]:
+def _plan(samples: int, seed: int, n_events: int, first_day: Date, last_day: Date) -> list[_Event]:
     rng = np.random.default_rng([seed, 1])
     sizes = _sizes(samples, n_events, rng)
     magnitudes = [str(m) for m in rng.permutation(_quota(MAGNITUDE_SHARE, n_events))]
@@ -220,13 +227,13 @@ def _plan(samples: int, seed: int, n_events: int) -> list[_Event]:
     azimuths = iter(str(a) for a in rng.permutation(_quota(AZIMUTH_SHARE, n_quake)))
     weights = np.array([BENCHMARK_ROWS.get(s, 0) + 3.0 for s in STATIONS])
     weights /= weights.sum()
-    span = (LAST_DAY - FIRST_DAY).days + 1
+    span = (last_day - first_day).days + 1
     used: set[str] = set()
     plan: list[_Event] = []
     for k in range(n_events):
         while True:
             station = STATIONS[int(rng.choice(len(STATIONS), p=weights))]
-            day = FIRST_DAY + timedelta(days=int(rng.integers(0, span)))
+            day = first_day + timedelta(days=int(rng.integers(0, span)))
             event_id = f"{station}_{day.strftime('%Y%m%d')}"
             if event_id not in used:
                 used.add(event_id)
