@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle.commands import Rollback
+from lifecycle.errors import UserError
 from projections.compare import compare
 from projections.registry import archive_entry, challenger_entry, champion_entry
 from projections.views import history_rows, selection_list, status_view
@@ -42,9 +43,36 @@ class ModelDeployer:
         """Every model: champion first (the default), then the archive, then the challenger."""
         return selection_list(self.engine.state())
 
-    def compare_models(self, v1: str, v2: str) -> dict[str, Any]:
-        """Stored metrics of two models side by side, with differences."""
+    def compare_models(self, v1: str, v2: str, data: str | Path | None = None) -> dict[str, Any]:
+        """Two models side by side, with differences: their stored metrics, or (``data``)
+        both evaluated now on that data set with the McNemar p-value (nothing recorded)."""
+        if data is not None:
+            from service.modelling import compare_on_data
+
+            return compare_on_data(self.engine, v1, v2, Path(data))
         return compare(self.engine.state(), v1, v2)
+
+    def load_model(self, ref: str = "champion") -> tuple[Any, dict[str, list[str]]]:
+        """(network in eval mode, class mappings) of any version, for analysis.
+
+        The weights are checked against their recorded sha256 and read weights-only.
+        """
+        from service.modelling import load_network
+
+        record = self.engine.state().resolve(ref)
+        return load_network(self.engine, record), {k: list(v) for k, v in (record.classes or {}).items()}
+
+    def predict(self, images: list[str | Path] | None = None, *, model: str | list[str] = "champion",
+                event: str | None = None, data: str | Path | None = None) -> list[dict[str, Any]]:
+        """Classes and confidences per image for one or more models (default: the champion)."""
+        from service.modelling import predict_event, predict_images
+
+        refs = [model] if isinstance(model, str) else list(model)
+        if event is not None:
+            if data is None:
+                raise UserError("event= needs data= (the data set folder that holds the event)")
+            return predict_event(self.engine, refs, event, Path(data))
+        return predict_images(self.engine, refs, [Path(p) for p in images or []])
 
     def rollback(self, version: str | None = None, reason: str = "rollback requested by user",
                  severity: str = "MEDIUM") -> dict[str, Any]:

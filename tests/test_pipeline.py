@@ -155,3 +155,37 @@ def test_interrupted_training_leaves_nothing(root: Path, datasets: dict[str, Pat
 
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if not p.is_dir())
+
+
+def test_python_api_loads_predicts_and_compares(champion: Cli, datasets: dict[str, Path], root: Path) -> None:
+    import torch
+
+    from lifecycle import ModelDeployer
+    from models.data import read_dataset
+
+    api = ModelDeployer(root)
+    network, classes = api.load_model("champion")
+    assert not network.training
+    assert classes["magnitude"] == ["Large", "Medium", "Moderate", "Normal"]
+    with torch.inference_mode():
+        mag, azi = network(torch.zeros(1, 3, 32, 32))
+    assert mag.shape == (1, 4) and azi.shape == (1, 9)
+    holdout = read_dataset(datasets["holdout"])
+    [row] = api.predict([holdout.samples[0].path])
+    assert row["models"]["convnext_v1.0.0"]["magnitude_pred"] in classes["magnitude"]
+    rows = api.predict(event=holdout.events[0], data=datasets["holdout"])
+    assert all(r["truth"]["event_id"] == holdout.events[0] for r in rows)
+    view = api.compare_models("1.0.0", "champion", data=datasets["holdout"])
+    assert view["mcnemar"]["b"] == 0 and view["mcnemar"]["c"] == 0  # a model against itself
+
+
+def test_tampered_weights_are_refused_before_loading(champion: Cli, datasets: dict[str, Path], root: Path) -> None:
+    digest = json.loads((root / "config/model_registry.json").read_text())["champion"]["weights"]["sha256"]
+    blob = root / "store" / "sha256" / digest[:2] / digest
+    data = bytearray(blob.read_bytes())
+    data[-100] ^= 0xFF
+    blob.chmod(0o644)
+    blob.write_bytes(bytes(data))
+    result = champion("evaluate", "--data", str(datasets["holdout"]), code=2)
+    assert "content does not match its digest" in result.stderr
+    assert "PROBLEM" in champion("verify", code=1).stdout
