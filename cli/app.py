@@ -447,6 +447,21 @@ def candidate_new(
     typer.echo(f"wrote {out_dir}")
 
 
+@command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="Address to bind (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
+    allow_actions: Annotated[bool, typer.Option("--allow-actions", help="Enable rollback from the page.")]
+    = False,
+) -> None:
+    """Serve the Model Management dashboard (Streamlit; read-only unless --allow-actions)."""
+    from dashboard.launch import serve
+
+    eng = engine()
+    eng.require_root()
+    raise typer.Exit(serve(eng.root, host=host, port=port, allow_actions=allow_actions))
+
+
 @command("synth", group=data_app)
 def data_synth(
     out: Path,
