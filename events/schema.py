@@ -133,6 +133,40 @@ class RolledBack(_Event):
     reason: Reason
     from_model_id: ModelId
     severity: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"] = "MEDIUM"
+    observation_seq: Annotated[int, Field(ge=1)] | None = None
+
+
+class Image(_Frozen):
+    name: FileName
+    digest: Sha256
+    size: Annotated[int, Field(ge=0)]
+
+
+class DataAdded(_Frozen):
+    """A validated earthquake event (with its spectrograms) joined the pool."""
+
+    type: Literal["data_added"] = "data_added"
+    event_id: Name
+    station: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    magnitude_class: Literal["Large", "Medium", "Moderate", "Normal"]
+    azimuth_class: Literal["N", "NE", "E", "SE", "S", "SW", "W", "NW", "Normal"]
+    magnitude_value: float | None = None
+    azimuth_value: float | None = None
+    images: Annotated[list[Image], Field(min_length=1)]
+
+
+class Observed(_Event):
+    """What the scanner saw in production for a model, and how severe it is."""
+
+    type: Literal["observed"] = "observed"
+    false_positive_rate: Percent
+    accuracy: Percent | None = None
+    window: str | None = None
+    severity: Literal["CRITICAL", "HIGH", "OK"]
+    findings: list[str] = []
+    baseline: dict[str, float] = {}
+    action: Literal["rollback", "report", "none"] = "none"
 
 
 class Imported(_Event):
@@ -160,7 +194,7 @@ class Imported(_Event):
 
 
 Event = Annotated[
-    Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported,
+    Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed,
     Field(discriminator="type"),
 ]
 

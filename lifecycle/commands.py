@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lifecycle.alerts import RollbackRules
 from lifecycle.policy import Policy
 from lifecycle.versions import Bump
 
@@ -87,6 +88,33 @@ class Rollback:
     ref: str | None = None
     reason: str = "rollback requested by user"
     severity: str = "MEDIUM"
+    observation_seq: int | None = None  # the production observation that called for it
+
+
+@dataclass(frozen=True)
+class AddData:
+    """Record a validated earthquake event and its spectrograms in the pool."""
+
+    event_id: str
+    station: str
+    date: str
+    magnitude_class: str
+    azimuth_class: str
+    images: tuple[Json, ...]
+    magnitude_value: float | None = None
+    azimuth_value: float | None = None
+
+
+@dataclass(frozen=True)
+class RecordObservation:
+    """What the scanner saw in production; with ``apply`` the rules' action is taken at once."""
+
+    ref: str
+    false_positive_rate: float
+    rules: RollbackRules = field(default_factory=RollbackRules)
+    accuracy: float | None = None
+    window: str | None = None
+    apply: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,4 +125,5 @@ class Import:
     source: str
 
 
-Command = Submit | RecordEvaluation | RecordEvaluations | DecideChallenger | Promote | Reject | Rollback | Import
+Command = (Submit | RecordEvaluation | RecordEvaluations | DecideChallenger | Promote | Reject | Rollback
+           | Import | AddData | RecordObservation)

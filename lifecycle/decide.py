@@ -17,20 +17,25 @@ from typing import Any, cast
 
 from events.schema import (
     Archived,
+    DataAdded,
     Evaluated,
     Imported,
+    Observed,
     Promoted,
     Rejected,
     RolledBack,
     Trained,
 )
+from lifecycle.alerts import assess
 from lifecycle.commands import (
+    AddData,
     Command,
     DecideChallenger,
     Import,
     Promote,
     RecordEvaluation,
     RecordEvaluations,
+    RecordObservation,
     Reject,
     Rollback,
     Submit,
@@ -40,7 +45,7 @@ from lifecycle.state import ModelRecord, State
 from lifecycle.transitions import allowed
 from lifecycle.versions import FIRST_VERSION, Version, check_family, model_id, parse_version
 
-EventModel = Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported
+EventModel = Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed
 
 
 def decide(state: State, command: Command) -> list[EventModel]:
@@ -194,13 +199,45 @@ def _rollback(state: State, cmd: Rollback) -> list[EventModel]:
     current = state.champion_record()
     if current is None:
         raise UserError("there is no champion to roll back")
+    if cmd.observation_seq is not None and (state.alert or {}).get("seq") != cmd.observation_seq:
+        raise Conflict(f"observation {cmd.observation_seq} no longer calls for a rollback "
+                       "(already handled, or the champion changed)")
     target = _rollback_target(state, cmd.ref)
     return [
         Archived(model_id=current.model_id, status="pre_rollback",
                  reason=f"Rolled back to v{target.version}: {cmd.reason}"),
         RolledBack(model_id=target.model_id, from_model_id=current.model_id,
-                   reason=cmd.reason, severity=cmd.severity),
+                   reason=cmd.reason, severity=cmd.severity, observation_seq=cmd.observation_seq),
     ]
+
+
+def _add_data(state: State, cmd: AddData) -> list[EventModel]:
+    if cmd.event_id in state.data or cmd.event_id in state.pool:
+        raise UserError(f"event {cmd.event_id} is already recorded; event ids are unique")
+    champion = state.champion_record()
+    if champion and cmd.event_id in champion.training_data.get("events_included", ()):
+        raise UserError(f"event {cmd.event_id} is already in the champion's training data")
+    return [DataAdded(event_id=cmd.event_id, station=cmd.station, date=cmd.date,
+                      magnitude_class=cmd.magnitude_class, azimuth_class=cmd.azimuth_class,
+                      magnitude_value=cmd.magnitude_value, azimuth_value=cmd.azimuth_value,
+                      images=list(cmd.images))]
+
+
+def _record_observation(state: State, cmd: RecordObservation) -> list[EventModel]:
+    record = state.resolve(cmd.ref)
+    evaluation = record.evaluations.get(record.latest_evaluation) if record.latest_evaluation else None
+    verdict = assess(cmd.rules, evaluation["metrics"] if evaluation else {}, cmd.false_positive_rate,
+                     cmd.accuracy)
+    observed = Observed(model_id=record.model_id, false_positive_rate=cmd.false_positive_rate,
+                        accuracy=cmd.accuracy, window=cmd.window, **verdict)
+    if not (cmd.apply and verdict["action"] == "rollback" and record.model_id == state.champion):
+        return [observed]
+    target = state.previous_champion()
+    if target is None:
+        return [observed]
+    reason = f"{verdict['severity']} in production: {'; '.join(verdict['findings'])}"
+    return [observed, *_rollback(state, Rollback(ref=target.model_id, reason=reason,
+                                                 severity=verdict["severity"]))]
 
 
 def _rollback_target(state: State, ref: str | None) -> ModelRecord:
@@ -245,4 +282,6 @@ _DECIDERS: dict[type, Callable[..., list[EventModel]]] = {
     Reject: _reject,
     Rollback: _rollback,
     Import: _import,
+    AddData: _add_data,
+    RecordObservation: _record_observation,
 }

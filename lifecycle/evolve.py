@@ -97,6 +97,7 @@ def _promoted(state: State, e: Json, at: str) -> State:
         state, updated, champion=record.model_id, challenger=None,
         reigns=(*state.reigns, record.model_id),
         pool=_without(state.pool, record.training_data.get("events_included", ())),
+        alert=None,
     )
 
 
@@ -110,7 +111,8 @@ def _rejected(state: State, e: Json, at: str) -> State:
     )
     pool = state.pool
     for event_id in e.get("returned_to_pool", ()):
-        pool = pool.set(event_id, {"event_id": event_id, "returned_by": record.model_id, "at": at})
+        known = state.data.get(event_id) or {"event_id": event_id}
+        pool = pool.set(event_id, {**known, "returned_by": record.model_id, "returned_at": at})
     return _put(state, updated, challenger=None, pool=pool)
 
 
@@ -137,7 +139,24 @@ def _rolled_back(state: State, e: Json, at: str) -> State:
         rollback_from=state.models[e["from_model_id"]].version,
         decision=None,
     )
-    return _put(state, updated, champion=record.model_id, reigns=(*state.reigns, record.model_id))
+    return _put(state, updated, champion=record.model_id, reigns=(*state.reigns, record.model_id),
+                alert=None)
+
+
+def _data_added(state: State, e: Json, at: str) -> State:
+    event_id = e["event_id"]
+    if event_id in state.data:
+        raise InvalidTransition(f"data event {event_id} added twice")
+    entry = {k: v for k, v in e.items() if k != "type"} | {"added_at": at}
+    return state._replace(data=state.data.set(event_id, entry), pool=state.pool.set(event_id, entry))
+
+
+def _observed(state: State, e: Json, at: str) -> State:
+    record = state.models[e["model_id"]]
+    if e["action"] == "none" or record.model_id != state.champion:
+        return state
+    alert = {k: v for k, v in e.items() if k != "type"} | {"seq": state.seq + 1, "at": at}
+    return state._replace(alert=alert)
 
 
 def _imported(state: State, e: Json, at: str) -> State:
@@ -202,4 +221,6 @@ _EVOLVERS: dict[str, Evolver] = {
     "archived": _archived,
     "rolled_back": _rolled_back,
     "imported": _imported,
+    "data_added": _data_added,
+    "observed": _observed,
 }

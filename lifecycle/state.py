@@ -84,6 +84,8 @@ class State(NamedTuple):
     head: str = GENESIS
     last_time: str | None = None
     pool: immutables.Map[str, Json] = immutables.Map()
+    data: immutables.Map[str, Json] = immutables.Map()
+    alert: Json | None = None
 
     def get(self, model_id: str) -> ModelRecord:
         record = self.models.get(model_id)

@@ -58,6 +58,14 @@ def _row(record: ModelRecord, role: str, default: bool = False) -> dict[str, Any
     }
 
 
+def pool_view(state: State, min_new_events: int = 5) -> dict[str, Any]:
+    """Validated events waiting for the next training, and progress toward the trigger."""
+    events = [dict(e) for _, e in sorted(state.pool.items())]
+    return {"count": len(events), "min_new_events": min_new_events,
+            "progress": min(1.0, len(events) / min_new_events) if min_new_events else 1.0,
+            "events": events}
+
+
 def rollback_list(state: State) -> list[dict[str, Any]]:
     """Former champions, most recent first, numbered as ``rollback --list`` shows them."""
     out = []
@@ -96,7 +104,7 @@ def history_rows(
         if actor is not None and record["actor"] != actor:
             continue
         for event in record["events"]:
-            if model_id is not None and event["model_id"] != model_id:
+            if model_id is not None and event.get("model_id") != model_id:
                 continue
             if event_type is not None and event["type"] != event_type:
                 continue
@@ -113,7 +121,7 @@ def _history_row(record: Mapping[str, Any], event: Mapping[str, Any]) -> dict[st
         "actor": record["actor"],
         "command": record["command"],
         "type": event["type"],
-        "model_id": event["model_id"],
+        "model_id": event.get("model_id") or event.get("event_id"),
         "reason": event.get("reason") or record.get("reason"),
         "p_value": significance.get("p_value") if significance else None,
         "detail": event_detail(event),
@@ -132,6 +140,11 @@ def event_detail(event: Mapping[str, Any]) -> str:
         return f"from {event['from_model_id']} ({event['severity']})"
     if kind == "archived":
         return str(event.get("status", "archived"))
+    if kind == "data_added":
+        return (f"{event['station']} {event['date']}: {event['magnitude_class']}/{event['azimuth_class']}, "
+                f"{len(event['images'])} image(s)")
+    if kind == "observed":
+        return f"{event['severity']}: FPR {event['false_positive_rate']:.2f}%; " + "; ".join(event["findings"])
     if kind == "imported":
         return f"as {event['status']}" + (f"; {len(event['warnings'])} warning(s)"
                                           if event.get("warnings") else "")

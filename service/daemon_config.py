@@ -1,0 +1,109 @@
+"""``<root>/config/lifecycle.toml``: triggers, rollback rules, hooks and daemon settings.
+
+This file is the user's configuration (not a projection: replay never writes it). Missing
+file or section: the defaults of SPEC sections 6 and 9. Unknown keys are refused.
+
+```toml
+[triggers]
+min_new_events = 5
+max_days_between_training = 90
+[rollback]
+fpr_rise_critical = 5.0      # points above the evaluated false-positive rate: CRITICAL
+accuracy_drop_high = 3.0     # points below the evaluated accuracy: HIGH
+rollback_on_high = false
+[daemon]
+quiet_seconds = 5            # a drop without READY is complete when unchanged this long
+max_file_mb = 2048           # bigger files in a drop are refused
+[[hooks]]
+events = ["promoted", "rejected", "rolled_back"]
+command = ["/usr/local/bin/notify-team"]   # gets the event JSON on stdin
+timeout = 10
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lifecycle.alerts import RollbackRules
+from lifecycle.errors import UserError
+
+CONFIG = Path("config") / "lifecycle.toml"
+
+
+@dataclass(frozen=True)
+class Triggers:
+    min_new_events: int = 5
+    max_days_between_training: float = 90.0
+
+
+@dataclass(frozen=True)
+class Hook:
+    events: tuple[str, ...]
+    command: tuple[str, ...] | str
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    triggers: Triggers = Triggers()
+    rollback: RollbackRules = RollbackRules()
+    hooks: tuple[Hook, ...] = ()
+    quiet_seconds: float = 5.0
+    max_file_mb: float = 2048.0
+
+
+def load(root: Path) -> Settings:
+    path = root / CONFIG
+    if not path.is_file():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not valid TOML ({exc})") from None
+    _known(data, {"triggers", "rollback", "hooks", "daemon"}, str(path))
+    daemon = data.get("daemon", {})
+    _known(daemon, {"quiet_seconds", "max_file_mb"}, "[daemon]")
+    try:
+        return Settings(triggers=_triggers(data.get("triggers", {})),
+                        rollback=RollbackRules.from_mapping(data.get("rollback", {})),
+                        hooks=tuple(_hook(h) for h in data.get("hooks", [])),
+                        quiet_seconds=float(daemon.get("quiet_seconds", 5.0)),
+                        max_file_mb=float(daemon.get("max_file_mb", 2048.0)))
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def load_triggers(root: Path) -> Triggers:
+    return load(root).triggers
+
+
+def _known(table: Mapping[str, Any], keys: set[str], where: str) -> None:
+    unknown = set(table) - keys
+    if unknown:
+        raise UserError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(keys)}")
+
+
+def _triggers(table: Mapping[str, Any]) -> Triggers:
+    _known(table, {"min_new_events", "max_days_between_training"}, "[triggers]")
+    return Triggers(min_new_events=int(table.get("min_new_events", 5)),
+                    max_days_between_training=float(table.get("max_days_between_training", 90)))
+
+
+def _hook(table: Mapping[str, Any]) -> Hook:
+    _known(table, {"events", "command", "timeout"}, "[[hooks]]")
+    command = table.get("command")
+    if isinstance(command, list) and command and all(isinstance(c, str) for c in command):
+        parsed: tuple[str, ...] | str = tuple(command)
+    elif isinstance(command, str) and command.strip():
+        parsed = command
+    else:
+        raise UserError("[[hooks]]: command must be a non-empty string or list of strings")
+    events = table.get("events", [])
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise UserError("[[hooks]]: events must be a list of event types, e.g. [\"promoted\"]")
+    return Hook(events=tuple(events), command=parsed, timeout=float(table.get("timeout", 10.0)))
