@@ -448,6 +448,52 @@ def candidate_new(
 
 
 @command()
+def watch(
+    inbox: Annotated[Path | None, typer.Option(help="Folder trainers drop candidates into (default: ROOT/inbox).")]
+    = None,
+    holdout: Annotated[Path | None, typer.Option(help="Held-out benchmark (default: ROOT/data/benchmark).")]
+    = None,
+    policy: Annotated[Path | None, typer.Option(help="Policy TOML for decisions.")] = None,
+    dataset: Annotated[str, typer.Option(help="Name the holdout evaluations are recorded under.")] = "benchmark",
+    once: Annotated[bool, typer.Option("--once", help="Process what is there, then exit (cron).")] = False,
+    train: Annotated[bool, typer.Option("--train", help="Train from the pool when a trigger is reached.")] = False,
+    base_data: Annotated[Path | None, typer.Option(help="Base training data for --train.")] = None,
+    architecture: Annotated[str, typer.Option(help="Architecture when no champion exists (--train).")]
+    = "convnext_tiny",
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    image_size: Annotated[int, typer.Option(min=16, max=1024)] = 224,
+    lr: Annotated[float, typer.Option(min=0.0)] = 1e-4,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    log_json: Annotated[bool, typer.Option("--log-json", help="One JSON object per step.")] = False,
+) -> None:
+    """The auto-update daemon: new challengers, the data pool, production alerts."""
+    from cli.progress import evaluation_bars, training_display
+    from models.train import TrainConfig
+    from service.daemon import Daemon, Hooks, WatchOptions, stop_on_signals
+    from service.daemon_config import load
+    from service.inputs import load_policy
+    from service.steplog import StepLog
+
+    eng = engine(actor="daemon")
+    eng.require_root()
+    if train and base_data is None:
+        raise UserError("--train needs --base-data DIR (the data the pool's events are added to)")
+    holdout = holdout or eng.root / "data" / "benchmark"
+    if not (holdout / "labels.csv").is_file():
+        raise UserError(f"no held-out benchmark at {holdout}; pass --holdout DIR")
+    config = TrainConfig(architecture=architecture, epochs=epochs, image_size=image_size, lr=lr,
+                         device=_device(device))
+    options = WatchOptions(inbox=inbox or eng.root / "inbox", holdout=holdout, policy=load_policy(policy),
+                           dataset=dataset, train=train, base_data=base_data, train_config=config,
+                           device=config.device)
+    stop_on_signals()
+    with evaluation_bars() as bars:
+        daemon = Daemon(eng, options, load(eng.root), StepLog(as_json=log_json),
+                        Hooks(evaluation=bars, training=lambda: training_display(epochs)))
+        raise typer.Exit(daemon.run(once=once))
+
+
+@command()
 def dashboard(
     host: Annotated[str, typer.Option(help="Address to bind (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
@@ -460,6 +506,70 @@ def dashboard(
     eng = engine()
     eng.require_root()
     raise typer.Exit(serve(eng.root, host=host, port=port, allow_actions=allow_actions))
+
+
+@command("add", group=data_app)
+def data_add(
+    event_id: Annotated[str, typer.Option(help="Event id, e.g. GTO_20260210.")],
+    station: Annotated[str, typer.Option(help="Station code, e.g. GTO.")],
+    date: Annotated[str, typer.Option(help="Event date, YYYY-MM-DD.")],
+    image: Annotated[list[Path], typer.Option(help="Spectrogram image(s) of the event; repeatable.")],
+    magnitude: Annotated[float | None, typer.Option(help="Magnitude (class derived).")] = None,
+    magnitude_class: Annotated[str | None, typer.Option(help="Large, Medium, Moderate or Normal.")] = None,
+    azimuth: Annotated[float | None, typer.Option(help="Azimuth in degrees (class derived).")] = None,
+    azimuth_class: Annotated[str | None, typer.Option(help="N, NE, ..., NW.")] = None,
+    json_output: Json = False,
+) -> None:
+    """Record a validated event in the pool (for the next training)."""
+    from datetime import UTC, datetime
+
+    from service.pool import build_add_data
+
+    eng = engine()
+    eng.require_root()
+    cmd, files = build_add_data(event_id=event_id, station=station, day=date, images=image,
+                                today=datetime.now(UTC).date(), magnitude=magnitude,
+                                magnitude_class=magnitude_class, azimuth=azimuth, azimuth_class=azimuth_class)
+    _done(eng.execute(cmd, blobs=files), json_output)
+
+
+@command("list", group=data_app)
+def data_list(json_output: Json = False) -> None:
+    """The pool: validated events not yet in the champion's training data."""
+    from projections.views import pool_view
+    from service.daemon_config import load_triggers
+
+    eng = engine()
+    view = pool_view(eng.state(), load_triggers(eng.root).min_new_events)
+    if json_output:
+        render.emit_json(view)
+        return
+    render.table(f"Pool: {view['count']} event(s); the next training starts at {view['min_new_events']}",
+                 ["event", "station", "date", "magnitude", "azimuth", "images", "note"],
+                 [(e["event_id"], e.get("station"), e.get("date"), e.get("magnitude_class"),
+                   e.get("azimuth_class"), len(e.get("images", ())),
+                   f"returned by {e['returned_by']}" if e.get("returned_by") else "")
+                  for e in view["events"]])
+
+
+@command()
+def observe(
+    false_positive_rate: Annotated[float, typer.Option(min=0, max=100, help="Observed FPR, percent.")],
+    model: Annotated[str, typer.Option(help="The model observed (default: the champion).")] = "champion",
+    accuracy: Annotated[float | None, typer.Option(min=0, max=100, help="Observed accuracy, percent.")] = None,
+    window: Annotated[str | None, typer.Option(help="What period, e.g. '2026-03-01..03-07'.")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Take the rules' action now (rollback).")] = False,
+    json_output: Json = False,
+) -> None:
+    """Record what the scanner saw in production; CRITICAL findings can roll back at once."""
+    from lifecycle.commands import RecordObservation
+    from service.daemon_config import load
+
+    eng = engine()
+    eng.require_root()
+    cmd = RecordObservation(ref=model, false_positive_rate=false_positive_rate, accuracy=accuracy,
+                            window=window, apply=apply, rules=load(eng.root).rollback)
+    _done(eng.execute(cmd), json_output)
 
 
 @command("synth", group=data_app)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class Hook:
 @dataclass(frozen=True)
 class Settings:
     triggers: Triggers = Triggers()
-    rollback: RollbackRules = RollbackRules()
+    rollback: RollbackRules = field(default_factory=RollbackRules)
     hooks: tuple[Hook, ...] = ()
     quiet_seconds: float = 5.0
     max_file_mb: float = 2048.0

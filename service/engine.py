@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import socket
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,7 +154,21 @@ class Engine:
                     f"committed as commit {record['seq']}, but the folders could not be updated "
                     f"({exc}); do not repeat the command: run 'lifecycle replay'"
                 ) from exc
-            return Outcome(record, state, changes)
+            outcome = Outcome(record, state, changes)
+        self._notify(record)
+        return outcome
+
+    def _notify(self, record: Record) -> None:
+        """Start the configured hooks for this commit (they run detached; never fail it)."""
+        if not (self.root / "config" / "lifecycle.toml").is_file():
+            return
+        from service.daemon_config import load
+        from service.hooks import dispatch
+
+        try:
+            dispatch(self.root, load(self.root), record)
+        except (UserError, OSError) as exc:
+            print(f"warning: hooks not run for commit {record['seq']}: {exc}", file=sys.stderr)
 
     def preview(self, command: Any) -> list[dict[str, Any]]:
         """The events a command would append now, without appending them."""

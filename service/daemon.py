@@ -1,0 +1,309 @@
+"""``lifecycle watch``: the auto-update daemon (SPEC sections 6 and 9).
+
+Guarantees:
+1. One daemon per root (an exclusive lock on ``<root>/daemon.lock``); a second one exits
+   with a clear message.
+2. Every action is a command through the engine with actor ``daemon`` and a reason.
+3. Restart-safe and idempotent: all progress lives in the log. On start it finishes what
+   a killed run left: an undecided challenger is evaluated (unless it already is, on this
+   holdout) and decided; a drop whose weights are registered is recognised by digest and
+   only moved; nothing is recorded twice.
+4. A bad drop never stops the daemon: it ends in ``.failed/`` (or as a recorded rejection)
+   and the next drop is taken.
+5. Event-driven (watchdog/inotify): idle, it sleeps until the inbox or the log changes,
+   or until the next time-based check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import queue
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lifecycle.commands import Rollback
+from lifecycle.errors import UserError
+from lifecycle.policy import Policy
+from service import inbox as box
+from service.daemon_config import Settings
+from service.engine import Engine
+from service.steplog import StepLog
+
+HOUR = 3600.0
+
+
+@dataclass
+class WatchOptions:
+    inbox: Path
+    holdout: Path
+    policy: Policy = field(default_factory=Policy)
+    dataset: str = "benchmark"
+    train: bool = False
+    base_data: Path | None = None
+    train_config: Any = None
+    device: str = "cpu"
+
+
+@dataclass
+class Hooks:
+    """Progress displays for a terminal (the CLI fills them)."""
+
+    evaluation: Callable[[str, int], Callable[[int], None]] | None = None
+    training: Callable[[], contextlib.AbstractContextManager[dict[str, Any]]] | None = None
+
+
+class Daemon:
+    def __init__(self, engine: Engine, options: WatchOptions, settings: Settings, log: StepLog,
+                 hooks: Hooks | None = None) -> None:
+        self.engine, self.options, self.settings, self.log = engine, options, settings, log
+        self.hooks = hooks or Hooks()
+        self.moved_in: set[str] = set()
+        self.wakeups: queue.Queue[str] = queue.Queue()
+
+    # -- the loop ---------------------------------------------------------------------
+    def run(self, once: bool = False) -> int:
+        with single_instance(self.engine.root):
+            self._prepare()
+            self.log.step("start", inbox=str(self.options.inbox), holdout=str(self.options.holdout),
+                          once=once)
+            try:
+                self.tick()
+                if not once:
+                    self._watch()
+            except KeyboardInterrupt:
+                self.log.step("stop", why="signal")
+                return 0
+            self.log.step("stop", why="done" if once else "stopped")
+        return 0
+
+    def _prepare(self) -> None:
+        from models.checkpoint import inspect  # noqa: F401  (import torch now, not per drop)
+        from models.data import read_dataset
+
+        self.engine.require_root()
+        self.options.inbox.mkdir(parents=True, exist_ok=True)
+        self.holdout_digest = read_dataset(self.options.holdout).digest
+
+    def _watch(self) -> None:
+        from service.watching import watch
+
+        with watch(self.options.inbox, self.engine.root, self.wakeups, self.moved_in):
+            while True:
+                with contextlib.suppress(queue.Empty):
+                    self.wakeups.get(timeout=self._next_check())
+                    while not self.wakeups.empty():
+                        self.wakeups.get_nowait()
+                self.tick()
+
+    def _next_check(self) -> float:
+        waiting = [d for d in box.drops(self.options.inbox)]
+        return min(self.settings.quiet_seconds, HOUR) if waiting else HOUR
+
+    def tick(self) -> None:
+        """One pass over everything that may need doing; each step is safe to repeat."""
+        self._guarded("settle", self.settle_challenger)
+        for drop in box.drops(self.options.inbox):
+            self.take(drop)
+        self._guarded("alert", self.handle_alert)
+        if self.options.train:
+            self._guarded("train", self.maybe_train)
+
+    def _guarded(self, name: str, step: Callable[[], object]) -> None:
+        """A failing step is logged and retried at the next tick; it never stops the daemon."""
+        try:
+            step()
+        except UserError as exc:
+            self.log.step(f"{name}_failed", reason=str(exc))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            self.log.step(f"{name}_failed", reason=f"unexpected error: {exc!r}")
+
+    # -- steps ------------------------------------------------------------------------
+    def take(self, drop: Path) -> None:
+        moved = drop.name in self.moved_in
+        if not box.is_complete(drop, self.settings.quiet_seconds, moved_in=moved):
+            return
+        self.moved_in.discard(drop.name)
+        self.log.step("drop", drop=drop.name)
+        try:
+            self._take(drop)
+        except UserError as exc:
+            self._fail(drop, str(exc))
+        except Exception as exc:  # a bad drop must never stop the daemon
+            self._fail(drop, f"unexpected error: {exc!r}")
+
+    def _take(self, drop: Path) -> None:
+        from events.store import BlobStore
+        from service.submission import build_submit
+
+        found = box.problems(drop, self.settings.max_file_mb * 2**20)
+        if found:
+            self._fail(drop, "; ".join(found))
+            return
+        digest = BlobStore.digest_file(drop / box.WEIGHTS)["digest"]
+        known = self._registered(digest)
+        if known is None:
+            self.settle_challenger()  # a challenger left by someone else goes first
+            command, files = build_submit(drop, reason=f"dropped in the inbox as {drop.name}")
+            known = self.engine.execute(command, blobs=files, reason=f"inbox drop {drop.name}").record[
+                "events"][0]["model_id"]
+            self.log.step("trained", drop=drop.name, model=known)
+        else:
+            self.log.step("duplicate", drop=drop.name, model=known)
+        outcome = None
+        if self.engine.state().challenger == known:
+            try:
+                outcome = self.settle_challenger()
+            except UserError as exc:
+                outcome = f"registered as {known}; not decided yet: {exc}"
+                self.log.step("settle_failed", model=known, reason=str(exc))
+        reason = outcome or self._status_line(known)
+        box.finish(self.options.inbox, drop, "done", known, reason)
+        self.log.step("done", drop=drop.name, model=known, reason=reason)
+
+    def _registered(self, digest: str) -> str | None:
+        for record in self.engine.state().models.values():
+            if record.weights and record.weights["digest"] == digest:
+                return record.model_id
+        return None
+
+    def _status_line(self, model_id: str) -> str:
+        record = self.engine.state().get(model_id)
+        return f"already registered as {model_id} ({record.status}): same weights; nothing recorded"
+
+    def _fail(self, drop: Path, reason: str) -> None:
+        if drop.exists() or drop.is_symlink():
+            box.finish(self.options.inbox, drop, "failed", drop.name, reason)
+        self.log.step("failed", drop=drop.name, reason=reason)
+
+    def settle_challenger(self) -> str | None:
+        """Evaluate (if needed) and decide the waiting challenger; returns the decision."""
+        from service.deciding import decide
+        from service.modelling import evaluate
+
+        state = self.engine.state()
+        challenger = state.challenger_record()
+        if challenger is None:
+            return None
+        need = [m.model_id for m in (challenger, state.champion_record())
+                if m is not None and m.weights is not None
+                and m.evaluation_on(self.options.dataset, self.holdout_digest) is None]
+        if need:
+            self.log.step("evaluate", models=",".join(need))
+            evaluate(self.engine, need, self.options.holdout, dataset=self.options.dataset,
+                     policy=self.options.policy, device=self.options.device,
+                     progress=self.hooks.evaluation)
+        outcome = decide(self.engine, self.options.policy, self.options.dataset)
+        event = outcome.record["events"][-1]  # type: ignore[union-attr]
+        self.log.step(event["type"], model=event["model_id"], reason=event["reason"])
+        return f"{event['type']}: {event['reason']}"
+
+    def handle_alert(self) -> None:
+        state = self.engine.state()
+        alert = state.alert
+        if not alert or alert["action"] != "rollback" or alert["model_id"] != state.champion:
+            return
+        if state.previous_champion() is None:
+            self.log.step("alert", model=alert["model_id"], severity=alert["severity"],
+                          reason="no previous champion to roll back to")
+            return
+        reason = f"{alert['severity']} in production: {'; '.join(alert['findings'])}"
+        try:
+            self.engine.execute(Rollback(reason=reason, severity=alert["severity"],
+                                         observation_seq=alert["seq"]), reason=reason)
+        except UserError as exc:  # handled meanwhile by someone else
+            self.log.step("alert", model=alert["model_id"], reason=str(exc))
+            return
+        self.log.step("rolled_back", model=self.engine.state().champion, reason=reason)
+
+    def maybe_train(self) -> None:
+        state = self.engine.state()
+        if state.challenger is not None or self.options.base_data is None:
+            return
+        why = self._training_due(state)
+        if why is None:
+            return
+        self.log.step("train", why=why)
+        try:
+            self._train()
+        except UserError as exc:
+            self.log.step("train_failed", reason=str(exc))
+            return
+        self.settle_challenger()
+
+    def _training_due(self, state: Any) -> str | None:
+        triggers = self.settings.triggers
+        waiting = sum(1 for e in state.pool.values() if e.get("images"))
+        if waiting and waiting >= triggers.min_new_events:
+            return f"{waiting} new events in the pool (trigger: {triggers.min_new_events})"
+        last = last_training(self.engine)
+        if last is not None and waiting:
+            days = (time.time() - last) / 86400
+            if days >= triggers.max_days_between_training:
+                return f"{days:.0f} days since the last training (trigger: {triggers.max_days_between_training:g})"
+        return None
+
+    def _train(self) -> None:
+        import shutil
+        import tempfile
+
+        from service.pool import write_pool_dataset
+        from service.training import train_challenger
+
+        work = Path(tempfile.mkdtemp(dir=self.engine.root / "store" / "tmp", prefix="pool-"))
+        try:
+            write_pool_dataset(self.engine.state(), self.engine.store, work / "pool")
+            assert self.options.base_data is not None
+            display = self.hooks.training() if self.hooks.training else contextlib.nullcontext({})
+            with display as hooks:
+                train_challenger(self.engine, [self.options.base_data, work / "pool"],
+                                 self.options.train_config, start_from="auto",
+                                 reason="pool reached the training trigger", **hooks)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def last_training(engine: Engine) -> float | None:
+    """Unix time of the newest ``trained`` or ``imported`` event, if any."""
+    newest = None
+    for record in engine.records():
+        if any(e["type"] in ("trained", "imported") for e in record["events"]):
+            newest = record["time"]
+    if newest is None:
+        return None
+    return datetime.fromisoformat(newest).timestamp()
+
+
+@contextlib.contextmanager
+def single_instance(root: Path) -> Iterator[None]:
+    path = root / "daemon.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(f"another lifecycle daemon is already watching {root} (pid {holder}); "
+                            "stop it first") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT stop the daemon cleanly (between or inside steps)."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
