@@ -96,7 +96,8 @@ def decision(record: Mapping[str, Any]) -> None:
 
     for event in record["events"]:
         text = "; ".join(x for x in (event.get("reason"), event_detail(event)) if x)
-        console.print(f"{event['type']}: {event['model_id']}: {text}", markup=False)
+        subject = event.get('model_id') or event.get('event_id')
+        console.print(f"{event['type']}: {subject}: {text}", markup=False)
         found = event.get("decision") or {}
         for check in found.get("checks", []):
             mark = "ok  " if check["passed"] else "FAIL"
