@@ -74,8 +74,7 @@ def _done(outcome: Outcome, json_output: bool = False) -> None:
         render.emit_json(outcome.record)
         return
     render.decision(outcome.record)
-    render.console.print(f"commit {outcome.record['seq']} ({outcome.record['hash'][:12]})",
-                         markup=False)
+    render.say(f"commit {outcome.record['seq']} ({outcome.record['hash'][:12]})")
 
 
 @command()

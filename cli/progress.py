@@ -8,10 +8,11 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.render import console
+from cli.render import get_console, say
 
 
 def _bars() -> Progress:
+    console = get_console()
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console, transient=True,
                     disable=not console.is_terminal)
@@ -34,7 +35,7 @@ def training_display(epochs: int) -> Iterator[dict[str, Any]]:
         batch_task = progress.add_task("batches", total=None)
 
         def on_split(train: int, val: int) -> None:
-            console.print(f"training on {train} images, validating on {val} (split by event)")
+            say(f"training on {train} images, validating on {val} (split by event)")
             progress.update(batch_task, total=train)
 
         def on_batch(n: int) -> None:
@@ -43,10 +44,8 @@ def training_display(epochs: int) -> Iterator[dict[str, Any]]:
         def on_epoch(row: dict[str, float]) -> None:
             progress.advance(epoch_task)
             progress.reset(batch_task)
-            console.print(
-                f"epoch {int(row['epoch'])}: loss {row['train_loss']:.3f}/{row['val_loss']:.3f}  "
+            say(f"epoch {int(row['epoch'])}: loss {row['train_loss']:.3f}/{row['val_loss']:.3f}  "
                 f"mag {row['train_mag_acc']:.1f}%/{row['val_mag_acc']:.1f}%  "
-                f"azi {row['train_azi_acc']:.1f}%/{row['val_azi_acc']:.1f}%  (train/val)",
-                markup=False)
+                f"azi {row['train_azi_acc']:.1f}%/{row['val_azi_acc']:.1f}%  (train/val)")
 
         yield {"on_epoch": on_epoch, "on_batch": on_batch, "on_split": on_split}

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
-console = Console(highlight=False, soft_wrap=False)
-if not console.is_terminal and "COLUMNS" not in os.environ:
-    console.width = 140
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_CONSOLE: list[Console] = []
+
+
+def get_console() -> Console:
+    """The rich console, created on first use (importing rich costs ~40 ms per command)."""
+    if not _CONSOLE:
+        from rich.console import Console
+
+        console = Console(highlight=False, soft_wrap=False)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console.width = 140
+        _CONSOLE.append(console)
+    return _CONSOLE[0]
+
+
+def say(text: str) -> None:
+    typer.echo(text)
 
 
 def emit_json(data: Any) -> None:
@@ -29,12 +44,14 @@ def score(value: Any) -> str:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.table import Table
+
     out = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         out.add_column(column, overflow="fold")
     for row in rows:
         out.add_row(*("-" if v is None else str(v) for v in row))
-    console.print(out)
+    get_console().print(out)
 
 
 def model_line(entry: Mapping[str, Any] | None, role: str) -> str:
@@ -47,20 +64,18 @@ def model_line(entry: Mapping[str, Any] | None, role: str) -> str:
 
 def status(view: Mapping[str, Any]) -> None:
     champion, challenger, log = view["champion"], view["challenger"], view["log"]
-    console.print(model_line(champion, "Champion"), markup=False)
+    say(model_line(champion, "Champion"))
     if champion:
         extra = f" (rolled back from v{champion['rollback_from']})" if champion.get(
             "rollback_from") else ""
-        console.print(f"  deployed {champion['deployed_at']}{extra}", markup=False)
-    console.print(model_line(challenger, "Challenger"), markup=False)
+        say(f"  deployed {champion['deployed_at']}{extra}")
+    say(model_line(challenger, "Challenger"))
     if challenger:
-        console.print(f"  {challenger['status']}, submitted {challenger['submitted_at']}",
-                      markup=False)
+        say(f"  {challenger['status']}, submitted {challenger['submitted_at']}")
     counts = ", ".join(f"{n} {s}" for s, n in view["by_status"].items()) or "none"
-    console.print(f"Models: {view['models']} ({counts}); pool: {view['pool']} event(s)",
-                  markup=False)
-    console.print(f"Log: {log['seq']} commits, head {log['hash'][:12]}, "
-                  f"last update {log['last_updated'] or '-'}", markup=False)
+    say(f"Models: {view['models']} ({counts}); pool: {view['pool']} event(s)")
+    say(f"Log: {log['seq']} commits, head {log['hash'][:12]}, "
+                  f"last update {log['last_updated'] or '-'}")
 
 
 def selection(rows: Sequence[Mapping[str, Any]]) -> None:
@@ -73,16 +88,15 @@ def selection(rows: Sequence[Mapping[str, Any]]) -> None:
 
 def rollback_targets(rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
-        console.print("No archived champion to roll back to.")
+        say("No archived champion to roll back to.")
         return
-    console.print("Available models for rollback:")
+    say("Available models for rollback:")
     for r in rows:
         m = r["metrics"]
         mark = "  (previous champion: the default)" if r["previous"] else ""
-        console.print(f"  {r['number']}. {r['model_id']} ({r['status']}, archived: "
-                      f"{(r['archived_at'] or '-')[:10]}){mark}", markup=False)
-        console.print(f"     Mag: {pct(m.get('magnitude_accuracy'))}%, "
-                      f"Azi: {pct(m.get('azimuth_accuracy'))}%", markup=False)
+        say(f"  {r['number']}. {r['model_id']} ({r['status']}, archived: "
+            f"{(r['archived_at'] or '-')[:10]}){mark}")
+        say(f"     Mag: {pct(m.get('magnitude_accuracy'))}%, Azi: {pct(m.get('azimuth_accuracy'))}%")
 
 
 def history(rows: Sequence[Mapping[str, Any]]) -> None:
@@ -97,11 +111,11 @@ def decision(record: Mapping[str, Any]) -> None:
     for event in record["events"]:
         text = "; ".join(x for x in (event.get("reason"), event_detail(event)) if x)
         subject = event.get('model_id') or event.get('event_id')
-        console.print(f"{event['type']}: {subject}: {text}", markup=False)
+        say(f"{event['type']}: {subject}: {text}")
         found = event.get("decision") or {}
         for check in found.get("checks", []):
             mark = "ok  " if check["passed"] else "FAIL"
-            console.print(f"  [{mark}] {check['detail']}", markup=False)
+            say(f"  [{mark}] {check['detail']}")
 
 
 def comparison(view: Mapping[str, Any]) -> None:
@@ -126,4 +140,4 @@ def predictions(rows: Sequence[Mapping[str, Any]]) -> None:
                  for m in row["models"].values()]
         truth = row.get("truth")
         label = f"  [true: {truth['magnitude']} {truth['azimuth']}]" if truth else ""
-        console.print(f"{os.path.basename(row['image'])}: " + " | ".join(parts) + label, markup=False)
+        say(f"{os.path.basename(row['image'])}: " + " | ".join(parts) + label)

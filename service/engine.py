@@ -16,23 +16,24 @@ Guarantees:
 
 from __future__ import annotations
 
-import getpass
-import socket
+import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
 from events.log import Draft, EventLog, JsonlLog, Record, fsync_dir
-from events.store import BlobStore
 from lifecycle.errors import LogCorrupt, UserError
 from lifecycle.evolve import apply_commit
 from lifecycle.state import State
 from lifecycle.transitions import InvalidTransition
 from projections.registry import REGISTRY_PATH
+
+if TYPE_CHECKING:
+    from events.store import BlobStore
 
 LOG_NAME = "events.jsonl"
 Clock = Callable[[], str]
@@ -43,6 +44,9 @@ def utc_now() -> str:
 
 
 def default_actor() -> str:
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -85,10 +89,21 @@ class Engine:
         log: EventLog | None = None,
     ) -> None:
         self.root = root
-        self.actor = actor or default_actor()
+        self._actor = actor
         self.clock = clock
         self.log: EventLog = log or JsonlLog(root / LOG_NAME, root / "events.lock")
-        self.store = BlobStore(root / "store")
+
+    @property
+    def actor(self) -> str:
+        if self._actor is None:
+            self._actor = default_actor()
+        return self._actor
+
+    @functools.cached_property
+    def store(self) -> BlobStore:
+        from events.store import BlobStore
+
+        return BlobStore(self.root / "store")
 
     # -- set-up ---------------------------------------------------------------------
     @property
