@@ -73,18 +73,21 @@ def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail]) -> It
     by looking at what follows (``classify``).
     """
     seq, prev, offset = 0, GENESIS, 0
-    for number, line in enumerate(lines, start=1):
-        digest = frame_hash(line)
-        if digest is None:
-            problems.append(Damage(number, _why(line), offset, has_frame(line)))
-            break
-        record = decode(line)
-        if record.get("seq") != seq + 1 or record.get("prev") != prev:
-            problems.append(Damage(number, "broken chain (seq or prev hash)", offset, True))
-            break
-        seq, prev, offset = seq + 1, digest, offset + len(line)
-        tail[0] = Tail(seq, prev, offset)
-        yield record
+    try:
+        for number, line in enumerate(lines, start=1):
+            digest = frame_hash(line)
+            if digest is None:
+                problems.append(Damage(number, _why(line), offset, has_frame(line)))
+                break
+            record = decode(line)
+            if record.get("seq") != seq + 1 or record.get("prev") != prev:
+                problems.append(Damage(number, "broken chain (seq or prev hash)", offset, True))
+                break
+            seq, prev, offset = seq + 1, digest, offset + len(line)
+            yield record
+    finally:
+        if seq:
+            tail[0] = Tail(seq, prev, offset)
 
 
 def _why(line: bytes) -> str:
