@@ -1,0 +1,111 @@
+"""Rollback from the page: choose a row, give a reason, confirm (and the token), run the
+same ``Rollback`` command as ``lifecycle rollback``, as actor "dashboard".
+
+The command carries the commit the page showed when the row was chosen
+(``expected_seq``): if anything was written since, it is refused ("changed meanwhile,
+retry") and the page says so; nothing is half done.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import streamlit as st
+
+from dashboard.access import token_matches
+from dashboard.context import KEY, Context, flash
+from lifecycle.commands import Rollback
+from lifecycle.errors import UserError
+from service.engine import ProjectionFailed
+
+PENDING = KEY + "pending"
+UNLOCKED = KEY + "unlocked"
+SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+
+
+def choose(model_id: str, version: str, seq: int) -> None:
+    """A row's Rollback button: remember the target and the commit the page showed."""
+    st.session_state[PENDING] = {"model_id": model_id, "version": version, "seq": seq}
+
+
+def cancel() -> None:
+    st.session_state.pop(PENDING, None)
+
+
+def _needs_token(ctx: Context) -> bool:
+    return ctx.token is not None and not st.session_state.get(UNLOCKED)
+
+
+def render_pending(ctx: Context) -> None:
+    """The confirmation panel of a chosen rollback (nothing unless one was chosen)."""
+    pending: dict[str, Any] | None = st.session_state.get(PENDING)
+    if pending is None:
+        return
+    if not ctx.allow_actions:
+        cancel()
+        return
+    champion = ctx.state.champion_record()
+    with st.container(border=True, key=KEY + "confirm"):
+        st.subheader(f"Roll back to v{pending['version']}")
+        current = f"v{champion.version}" if champion else "(none)"
+        st.write(f"The champion {current} is archived as pre-rollback and v{pending['version']} becomes "
+                 "the champion again; the production path switches to it. Recorded in the log as "
+                 "actor 'dashboard'.")
+        if ctx.state.seq != pending["seq"]:
+            st.warning(f"The registry changed since you chose this (commit {pending['seq']}, now "
+                       f"{ctx.state.seq}): confirming will be refused. Cancel and choose again.")
+        _form(ctx, pending)
+
+
+def _form(ctx: Context, pending: dict[str, Any]) -> None:
+    with st.form(KEY + "rollback_form"):
+        reason = st.text_input("Reason", key=KEY + "rb_reason", max_chars=2000,
+                               placeholder="e.g. false positives rose sharply in production")
+        severity = st.selectbox("Severity", SEVERITIES, index=2, key=KEY + "rb_severity")
+        given = (st.text_input("Access token", type="password", key=KEY + "rb_token")
+                 if _needs_token(ctx) else None)
+        confirmed = st.checkbox(f"I confirm: make v{pending['version']} the champion now",
+                                key=KEY + "rb_confirm")
+        left, right = st.columns(2)
+        submitted = left.form_submit_button("Confirm rollback", type="primary", key=KEY + "rb_submit")
+        cancelled = right.form_submit_button("Cancel", key=KEY + "rb_cancel")
+    if cancelled:
+        cancel()
+        st.rerun()
+    if submitted:
+        problem = _problem(ctx, reason, confirmed, given)
+        if problem:
+            st.error(f"{problem} Nothing was changed.")
+            return
+        _run(ctx, pending, reason.strip(), severity or "MEDIUM")
+
+
+def _problem(ctx: Context, reason: str, confirmed: bool, given: str | None) -> str | None:
+    if not confirmed:
+        return "Tick the confirmation box to roll back."
+    if not reason.strip():
+        return "Give a reason (it is kept in the log)."
+    if _needs_token(ctx):
+        assert ctx.token is not None
+        if not token_matches(ctx.token, given or ""):
+            time.sleep(1.0)  # slows down guessing
+            return "Wrong access token."
+        st.session_state[UNLOCKED] = True
+    return None
+
+
+def _run(ctx: Context, pending: dict[str, Any], reason: str, severity: str) -> None:
+    command = Rollback(ref=pending["model_id"], reason=reason, severity=severity)
+    try:
+        outcome = ctx.engine().execute(command, expected_seq=pending["seq"], reason=reason)
+    except ProjectionFailed as exc:
+        flash("warning", f"Rolled back, but: {exc}")
+    except (UserError, OSError) as exc:  # Conflict: "changed meanwhile ... retry"
+        flash("error", f"Not rolled back: {exc}")
+    else:
+        old = outcome.record["events"][0]["model_id"]
+        flash("success", f"Rolled back: v{pending['version']} is the champion again (commit "
+                         f"{outcome.record['seq']}); {old} archived as pre-rollback.")
+    cancel()
+    st.rerun()

@@ -1,0 +1,29 @@
+"""The version comparison chart: accuracies and composite of every version over time."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.charts import versions_chart
+from dashboard.context import KEY, Context, pct, score
+from dashboard.shaping import short_time, version_series
+
+
+def render(ctx: Context) -> None:
+    series = version_series(ctx.state, ctx.records)
+    points, rollbacks = series["points"], series["rollbacks"]
+    if not points:
+        st.info("No evaluated version yet: the chart shows each version once it has metrics "
+                "('lifecycle evaluate').")
+        return
+    st.altair_chart(versions_chart(points, rollbacks), width="stretch", key=KEY + "versions_chart")
+    rejected = sum(1 for p in points if p["status"] == "rejected")
+    st.caption(f"{len(points)} evaluated versions; {rejected} rejected (crosses); {len(rollbacks)} "
+               "rollbacks (red dashed lines); the current champion is circled and labelled. "
+               "Hover a point for its figures.")
+    if st.toggle("Show the figures as a table", key=KEY + "versions_table"):
+        st.dataframe([{"version": p["version"], "registered": short_time(p["time"]), "status": p["status"],
+                       "champion": "yes" if p["champion"] else "",
+                       "mag %": pct(p["magnitude_accuracy"]), "azi %": pct(p["azimuth_accuracy"]),
+                       "composite": score(p["composite_score"])} for p in reversed(points)],
+                     hide_index=True)

@@ -1,0 +1,97 @@
+"""One consistent view of a registry root per page run (no Streamlit here).
+
+Guarantees:
+1. A snapshot is the log read once under the writers' shared lock (``Engine.records``)
+   and folded once: every section of a page shows the same commit prefix, never a torn
+   state, whatever the daemon or the CLI write meanwhile.
+2. Snapshots are cached per root and keyed by the log file's identity (inode, size,
+   mtime): the log is append-only, so an unchanged key means unchanged content and the
+   fold is reused; any append changes the key and the next run reads the log again.
+3. A snapshot whose log changed while it was being read is used but never cached.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from events.log import Record
+from lifecycle.state import State
+from service.engine import LOG_NAME, Engine, fold
+
+ACTOR = "dashboard"
+LogKey = tuple[int, int, int]
+
+_CACHE: dict[Path, Snapshot] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    root: Path
+    records: tuple[Record, ...]
+    state: State
+    key: LogKey | None
+
+    @property
+    def seq(self) -> int:
+        return self.state.seq
+
+    def as_of(self, *, time: str | None = None, seq: int | None = None) -> State:
+        """The registry as it was at a time or a commit (time travel), from this snapshot."""
+        return fold(self.records, as_of=time, at_seq=seq)
+
+    def last_commit_at(self, time: str) -> dict[str, Any] | None:
+        """The last commit at or before ``time`` (None: before the first commit)."""
+        found = None
+        for record in self.records:
+            if record["time"] > time:
+                break
+            found = record
+        return found
+
+
+def log_key(root: Path) -> LogKey | None:
+    """The log file's identity; None when there is no log (not a registry)."""
+    try:
+        info = os.stat(root / LOG_NAME)
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def engine(root: Path) -> Engine:
+    """The engine the dashboard writes through: same commands, same log, actor "dashboard"."""
+    return Engine(root, actor=ACTOR)
+
+
+def load(root: Path) -> Snapshot:
+    """The current snapshot of ``root`` (cached while the log is unchanged).
+
+    Raises ``UserError`` when ``root`` is not a registry or its log is corrupt.
+    """
+    root = root.resolve()
+    before = log_key(root)
+    with _LOCK:
+        cached = _CACHE.get(root)
+    if cached is not None and before is not None and cached.key == before:
+        return cached
+    records = tuple(engine(root).records())
+    after = log_key(root)
+    snapshot = Snapshot(root, records, fold(records), before if before == after else None)
+    if snapshot.key is not None:
+        with _LOCK:
+            _CACHE[root] = snapshot
+    return snapshot
+
+
+def forget(root: Path | None = None) -> None:
+    """Drop cached snapshots (all, or one root's)."""
+    with _LOCK:
+        if root is None:
+            _CACHE.clear()
+        else:
+            _CACHE.pop(root.resolve(), None)

@@ -1,0 +1,84 @@
+"""The Model Management view (SPEC sections 7 and 9), usable as a whole app or as a tab.
+
+``render_model_management(root)`` draws the view into the current Streamlit container:
+one snapshot of the log per run (every section shows the same commit), a page selector,
+and a small fragment that reruns the page when the log changes (auto-refresh). Actions
+(rollback) run ``Engine(root, actor="dashboard").execute`` with the commit the page
+showed, so a concurrent change is refused cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.context import KEY, SELECTED, Context, show_flashes
+from dashboard.sections import archive, compare, event, history, overview, pool, versions
+from dashboard.shaping import short_time
+from dashboard.snapshot import LogKey, load, log_key
+from lifecycle.errors import UserError
+
+DEFAULT_REFRESH_SECONDS = 5.0
+PAGES: dict[str, Callable[[Context], None]] = {
+    "Champion": overview.render,
+    "Archive": archive.render,
+    "Versions chart": versions.render,
+    "Compare": compare.render,
+    "Test an event": event.render,
+    "History": history.render,
+    "Pool": pool.render,
+}
+
+
+def render_model_management(
+    root: str | Path, *, allow_actions: bool = False, token: str | None = None,
+    refresh_seconds: float | None = DEFAULT_REFRESH_SECONDS,
+) -> None:
+    """Draw the Model Management view of the registry at ``root``.
+
+    Read-only unless ``allow_actions``; with a ``token``, the page asks for it before any
+    action. ``refresh_seconds`` (None: off) is how often the page checks the log.
+    """
+    path = Path(root).resolve()
+    try:
+        snapshot = load(path)
+    except (UserError, OSError) as exc:
+        st.error(f"{exc}" if isinstance(exc, UserError) else f"cannot read {path}: {exc}")
+        _auto_refresh(path, log_key(path), refresh_seconds)
+        return
+    ctx = Context(snapshot, allow_actions=allow_actions, token=token)
+    _header(ctx, refresh_seconds)
+    show_flashes()
+    page = st.radio("Page", list(PAGES), horizontal=True, key=KEY + "page", label_visibility="collapsed")
+    try:
+        PAGES[page or "Champion"](ctx)
+    except UserError as exc:
+        st.error(str(exc))
+    _auto_refresh(path, snapshot.key, refresh_seconds)
+
+
+def _header(ctx: Context, refresh_seconds: float | None) -> None:
+    st.title("Model Management")
+    state = ctx.state
+    mode = "actions allowed" if ctx.allow_actions else "read-only"
+    refresh = f"checks for changes every {refresh_seconds:g} s" if refresh_seconds else "auto-refresh off"
+    when = short_time(state.last_time) or "never"
+    st.caption(f"Registry `{ctx.root}` at commit {state.seq} (last change {when} UTC); "
+               f"{len(state.models)} models; {mode}; {refresh}.")
+    selected = st.session_state.get(SELECTED)
+    if isinstance(selected, str) and selected in state.models:
+        st.caption(f"Selected for analysis: v{state.models[selected].version}")
+
+
+def _auto_refresh(root: Path, seen: LogKey | None, seconds: float | None) -> None:
+    """Rerun the whole page when the log has changed since this run read it."""
+    if not seconds:
+        return
+
+    def watch_log() -> None:
+        if log_key(root) != seen:
+            st.rerun()
+
+    st.fragment(run_every=seconds)(watch_log)()
