@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 
@@ -36,38 +36,39 @@ def _long(points: Sequence[Mapping[str, Any]], fields: Mapping[str, str]) -> lis
     return rows
 
 
-def _layer(rows: list[dict[str, Any]], title: str, rollbacks: list[dict[str, Any]],
-           zero: bool) -> Any:
+def _layer(rows: list[dict[str, Any]], title: str, orient: Literal["left", "right"], dash: list[int]) -> Any:
     base = alt.Chart(_data(rows)).encode(
-        x=alt.X("time:T", title="Registered"),
-        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=zero)),
+        x=alt.X("time:T", title="Registered (UTC)", scale=alt.Scale(padding=40),
+                axis=alt.Axis(format="%Y-%m-%d %H:%M", labelAngle=-30, labelOverlap=True)),
+        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False), axis=alt.Axis(orient=orient)),
         color=_metric_colour(),
         tooltip=["version:N", "status:N", "metric:N", alt.Tooltip("value:Q", format=".4~f"), "time:T"],
     )
-    lines = base.mark_line(opacity=0.5, strokeWidth=1)
+    lines = base.mark_line(opacity=0.6, strokeWidth=1.5, strokeDash=dash)
     points = base.mark_point(size=60, filled=True).encode(shape=_status_shape())
     champion = base.transform_filter("datum.champion").mark_point(
-        size=420, shape="diamond", filled=False, strokeWidth=2, color="black")
-    label = base.transform_filter("datum.champion").mark_text(dy=-16, fontWeight="bold").encode(
+        size=420, shape="circle", filled=False, strokeWidth=2, color="black")
+    only = "datum.champion && datum.metric == 'Magnitude accuracy'"
+    label = base.transform_filter(only).mark_text(dy=-16, fontWeight="bold").encode(
         text=alt.value("champion"), color=alt.value("black"))
-    layers: list[Any] = [lines, points, champion, label]
-    if rollbacks:
-        layers.append(alt.Chart(_data(rollbacks)).mark_rule(
-            color="#d62728", strokeDash=[5, 4], strokeWidth=2).encode(
-            x="time:T", tooltip=["to:N", "from:N", "severity:N", "reason:N", "actor:N", "time:T"]))
-    return alt.layer(*layers)
+    return alt.layer(lines, points, champion, label)
 
 
 def versions_chart(points: Sequence[Mapping[str, Any]], rollbacks: list[dict[str, Any]]) -> Any:
-    """Accuracies (percent) above, composite score (0-1) below; the shape of a point is the
-    model's status (rejections are crosses), the current champion is circled and labelled,
-    rollbacks are red dashed rules."""
+    """Accuracies (percent, left axis) and the composite score (0-1, right axis) of every
+    evaluated version over time; a point's shape is the model's status (rejections are
+    crosses), the current champion is circled and labelled, rollbacks are red dashed rules."""
     accuracy = _long(points, {"magnitude_accuracy": "Magnitude accuracy",
                               "azimuth_accuracy": "Azimuth accuracy"})
     composite = _long(points, {"composite_score": "Composite score"})
-    top = _layer(accuracy, "Accuracy (%)", rollbacks, zero=False).properties(height=320)
-    bottom = _layer(composite, "Composite score", rollbacks, zero=False).properties(height=200)
-    return alt.vconcat(top, bottom).resolve_scale(x="shared", color="shared", shape="shared")
+    layers = [_layer(accuracy, "Accuracy (%)", "left", []),
+              _layer(composite, "Composite score (0-1, dashed)", "right", [4, 3])]
+    chart = alt.layer(*layers).resolve_scale(y="independent")
+    if rollbacks:
+        rules = alt.Chart(_data(rollbacks)).mark_rule(color="#d62728", strokeDash=[5, 4], strokeWidth=2).encode(
+            x="time:T", tooltip=["to:N", "from:N", "severity:N", "reason:N", "actor:N", "time:T"])
+        chart = alt.layer(chart, rules)
+    return chart.properties(height=460)
 
 
 def confusion_heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str) -> Any:

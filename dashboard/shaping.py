@@ -161,8 +161,8 @@ def pool_rows(state: State) -> list[dict[str, Any]]:
     rows = []
     for event_id, entry in sorted(state.pool.items()):
         rows.append({
-            "event_id": event_id, "station": entry.get("station"), "date": entry.get("date"),
-            "magnitude": entry.get("magnitude_class"), "azimuth": entry.get("azimuth_class"),
+            "event_id": event_id, "station": entry.get("station", ""), "date": entry.get("date", ""),
+            "magnitude": entry.get("magnitude_class", ""), "azimuth": entry.get("azimuth_class", ""),
             "images": len(entry.get("images", ())),
             "added": short_time(entry.get("added_at") or entry.get("returned_at")),
             "returned_by": entry.get("returned_by", ""),

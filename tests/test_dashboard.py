@@ -226,9 +226,9 @@ def test_cancel_leaves_everything(built: Engine) -> None:
 def test_versions_chart(built: Engine) -> None:
     at = goto(app(built.root).run(), "Versions chart")
     [chart] = at.get("vega_lite_chart")
-    spec = json.loads(chart.proto.spec)
-    text = json.dumps(spec)
-    assert "rejected" in text and "1.0.3" in text and "champion" in text
+    data = b"".join(d.data.data for d in chart.proto.datasets) + chart.proto.data.data  # Arrow, or
+    text = chart.proto.spec + data.decode("latin-1")  # values inline in the spec
+    assert "rejected" in text and "1.0.3" in text and "Composite score" in text and "champion" in text
     assert "4 evaluated versions; 1 rejected" in texts(at)
 
 
@@ -389,3 +389,24 @@ def test_page_import_does_not_import_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert out.stdout.strip() == "False"
+
+
+# -- running real (untrained) networks -----------------------------------------------------------
+def test_event_page_runs_both_models(cli: Any, root: Path, candidates: list[Path]) -> None:
+    from models.synth import write_synthetic
+
+    write_synthetic(root / "data" / "holdout", samples=12, seed=2, image_size=32)
+    cli("submit", str(candidates[0]))
+    cli("promote", "challenger", "--reason", "first")
+    cli("submit", str(candidates[1]))
+    snapshot.forget()
+    at = goto(app(root).run(), "Test an event")
+    assert at.text_input(key="lcm_evt_data").value == str(root / "data" / "holdout")
+    event = at.selectbox(key="lcm_evt_event").value
+    at.button(key="lcm_evt_run").click().run(timeout=120)
+    assert not at.exception
+    shown = texts(at)
+    assert f"**{event}** → v1.0.0: " in shown and "| v1.0.1: " in shown and "[true: " in shown
+    assert "%)" in shown and ("✓" in shown or "✗" in shown)
+    at.text_input(key="lcm_evt_data").input(str(root / "nowhere")).run()
+    assert "Cannot read the data set" in texts(at) and not at.exception

@@ -62,7 +62,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
     st.caption(f"{len(rows)} events, newest first")
     page = st.pagination(pages, key=KEY + "hist_page") if pages > 1 else 1
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    st.dataframe([{**row, "time": short_time(row["time"]),
+    st.dataframe([{**row, "time": short_time(row["time"]), "reason": row["reason"] or "",
                    "p_value": f"{row['p_value']:.4g}" if row["p_value"] is not None else ""} for row in shown],
                  hide_index=True, key=KEY + "hist_table",
                  column_order=["seq", "time", "actor", "type", "model_id", "reason", "p_value", "detail",
