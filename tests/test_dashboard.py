@@ -410,3 +410,38 @@ def test_event_page_runs_both_models(cli: Any, root: Path, candidates: list[Path
     assert "%)" in shown and ("✓" in shown or "✗" in shown)
     at.text_input(key="lcm_evt_data").input(str(root / "nowhere")).run()
     assert "Cannot read the data set" in texts(at) and not at.exception
+
+
+def test_never_a_torn_state_while_another_process_writes(tmp_path: Path) -> None:
+    """A child promotes and rolls back without pause; every run shows one commit's state."""
+    import re
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers.workload import prepare
+
+    root = tmp_path / "root"
+    prepare(root, champions=3)
+    child = subprocess.Popen([sys.executable, "-m", "tests.helpers.workload", "promote", str(root), "dash"],
+                             cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        at = app(root).run()
+        seen = set()
+        deadline = time.monotonic() + 20
+        while len(seen) < 5 and time.monotonic() < deadline:
+            for page in ("Champion", "Archive"):
+                goto(at, page)
+                shown = texts(at)
+                seq = int(re.search(r"at commit (\d+)", shown).group(1))  # type: ignore[union-attr]
+                state = Engine(root).state(at_seq=seq)
+                seen.add(seq)
+                if page == "Champion":
+                    assert f"Champion v{state.champion_record().version}" in shown  # type: ignore[union-attr]
+                else:
+                    assert f"{len(state.archived())} archived models" in shown
+    finally:
+        child.kill()
+        child.wait()
+    assert len(seen) >= 2, "the writer should have moved the log between runs"

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.charts import confusion_heatmap
 from dashboard.context import KEY, Context, pct, safe_key
 from dashboard.shaping import short_time
 from lifecycle.state import ModelRecord
@@ -47,18 +48,16 @@ def _evaluation(evaluation: Mapping[str, Any]) -> None:
     if not shown:
         st.caption("No confusion matrices (metrics were recorded without per-sample details).")
         return
-    from dashboard.charts import confusion_heatmap
-
     for column, task in zip(st.columns(len(shown)), shown, strict=True):
         with column:
-            _task(task, tasks[task], confusion_heatmap)
+            _task(task, tasks[task])
 
 
-def _task(task: str, figures: Mapping[str, Any], heatmap: Any) -> None:
+def _task(task: str, figures: Mapping[str, Any]) -> None:
     matrix = figures.get("confusion_matrix") or {}
     if matrix.get("labels") and matrix.get("matrix"):
-        st.altair_chart(heatmap(matrix["labels"], matrix["matrix"], f"{task.title()}: confusion matrix"),
-                        width="stretch")
+        spec = confusion_heatmap(matrix["labels"], matrix["matrix"], f"{task.title()}: confusion matrix")
+        st.vega_lite_chart(spec=spec, width="stretch")
     per_class = figures.get("per_class") or {}
     if per_class:
         st.dataframe([{"class": name, **{k: (pct(v) if k != "support" else v) for k, v in row.items()}}

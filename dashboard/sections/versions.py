@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.charts import versions_chart
+from dashboard.charts import COLOURS, versions_chart
 from dashboard.context import KEY, Context, pct, score
 from dashboard.shaping import short_time, version_series
 
 
 def render(ctx: Context) -> None:
-    series = version_series(ctx.state, ctx.records)
-    points, rollbacks = series["points"], series["rollbacks"]
+    found = version_series(ctx.state, ctx.records)
+    points, rollbacks = found["points"], found["rollbacks"]
     if not points:
         st.info("No evaluated version yet: the chart shows each version once it has metrics "
                 "('lifecycle evaluate').")
         return
-    st.altair_chart(versions_chart(points, rollbacks), width="stretch", key=KEY + "versions_chart")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = left.multiselect("Series", list(COLOURS), default=list(COLOURS), key=KEY + "versions_series")
+    if not right.toggle("Show rejected versions", value=True, key=KEY + "versions_rejected"):
+        points = [p for p in points if p["status"] != "rejected"]
+    st.vega_lite_chart(spec=versions_chart(points, rollbacks, chosen), width="stretch", key=KEY + "versions_chart")
     rejected = sum(1 for p in points if p["status"] == "rejected")
     st.caption(f"{len(points)} evaluated versions; {rejected} rejected (crosses); {len(rollbacks)} "
                "rollbacks (red dashed lines); the current champion is circled and labelled. "

@@ -1,0 +1,116 @@
+"""Dashboard page render time on a root with 200 versions and 10,000 events.
+
+The root's log is written directly (``benchmarks.loggen``: valid commits framed as the
+log frames them, folded by the real ``evolve``). Every page of the Model Management view
+is rendered with Streamlit's ``AppTest`` (the real script run: fold or cache, sections,
+elements serialised), first once (the first load: imports, the log read and folded),
+then several times per page; the figure per page is the median. Also measured: a run
+right after someone else appended a commit (the log is read and folded again).
+
+``python -m benchmarks.bench_dashboard [--quick]`` prints the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+VERSIONS = 200
+EVENTS = 10_000
+TARGET_S = 1.0
+PAGES = ("Champion", "Archive", "Versions chart", "Compare", "Test an event", "History", "Pool")
+
+
+def _script(root: str) -> None:
+    from dashboard import render_model_management
+
+    render_model_management(root, allow_actions=True, refresh_seconds=None)
+
+
+def _timed(at: Any) -> float:
+    start = time.perf_counter()
+    at.run(timeout=120)
+    elapsed = time.perf_counter() - start
+    if at.exception:
+        raise RuntimeError(f"the page failed: {at.exception}")
+    return elapsed
+
+
+def _pages(at: Any, reps: int) -> dict[str, dict[str, float]]:
+    out = {}
+    for page in PAGES:
+        at.radio(key="lcm_page").set_value(page)
+        _timed(at)  # the switch itself (a page's first draw)
+        times = [_timed(at) for _ in range(reps)]
+        out[page] = {"median_s": statistics.median(times), "max_s": max(times), "runs": len(times)}
+    return out
+
+
+def _after_write(at: Any, root: Path) -> float:
+    """A run right after another process appended a commit: the log is read and folded again."""
+    from lifecycle.commands import RecordEvaluation
+    from service.engine import Engine
+
+    Engine(root, actor="bench@writer").execute(RecordEvaluation(
+        ref="champion", dataset="monitoring", metrics={"magnitude_accuracy": 95.0, "azimuth_accuracy": 70.0}))
+    at.radio(key="lcm_page").set_value("Champion")
+    return _timed(at)
+
+
+def run(quick: bool, *, work: Path | None = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Build the root, render every page; returns figures in seconds and whether the target held."""
+    from streamlit.testing.v1 import AppTest
+
+    from benchmarks import loggen
+    from dashboard import snapshot
+
+    reps = 3 if quick else 7
+    base = Path(tempfile.mkdtemp(prefix="bench-dashboard-", dir=work))
+    try:
+        started = time.perf_counter()
+        generated = loggen.generate(base / "root", EVENTS, VERSIONS)
+        build_s = time.perf_counter() - started
+        snapshot.forget()
+        at = AppTest.from_function(_script, args=(str(base / "root"),), default_timeout=120)
+        first = _timed(at)
+        pages = _pages(at, reps)
+        after_write = _after_write(at, base / "root")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    worst = max(p["median_s"] for p in pages.values())
+    result = {"versions": generated.models, "events": generated.events, "commits": generated.lines,
+              "build_s": build_s, "first_load_s": first, "pages": pages, "after_write_s": after_write,
+              "worst_page_median_s": worst, "target_s": TARGET_S, "passed": worst < TARGET_S}
+    if say:
+        say(summary(result))
+    return result
+
+
+def summary(result: dict[str, Any]) -> str:
+    lines = [f"dashboard: {result['versions']} versions, {result['events']:,} events "
+             f"({result['commits']:,} commits); first load {result['first_load_s']:.2f} s"]
+    for page, figures in result["pages"].items():
+        lines.append(f"  {page:<15} median {1000 * figures['median_s']:7.1f} ms  max "
+                     f"{1000 * figures['max_s']:7.1f} ms  ({figures['runs']} runs)")
+    lines.append(f"  after another process wrote a commit: {1000 * result['after_write_s']:.1f} ms")
+    verdict = "met" if result["passed"] else "MISSED"
+    lines.append(f"  target: every page under {result['target_s']:.0f} s after the first load: {verdict} "
+                 f"(worst median {1000 * result['worst_page_median_s']:.1f} ms)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_dashboard", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args(argv)
+    run(args.quick, say=print)
+
+
+if __name__ == "__main__":
+    main()
