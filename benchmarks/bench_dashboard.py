@@ -63,7 +63,8 @@ def _after_write(at: Any, root: Path) -> float:
     return _timed(at)
 
 
-def run(quick: bool, *, work: Path | None = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run(quick: bool = False, *, work: Path | None = None,
+        say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build the root, render every page; returns figures in seconds and whether the target held."""
     from streamlit.testing.v1 import AppTest
 

@@ -88,13 +88,13 @@ def built(tmp_path: Path) -> Engine:
     return build_root(tmp_path / "root")
 
 
-def app(root: Path, *, allow: bool = False, token: str | None = None) -> AppTest:
-    def script(root: str, allow: bool, token: str | None) -> None:
+def app(root: Path, *, allow: bool = False, token: str | None = None, refresh: float | None = None) -> AppTest:
+    def script(root: str, allow: bool, token: str | None, refresh: float | None) -> None:
         from dashboard import render_model_management
 
-        render_model_management(root, allow_actions=allow, token=token, refresh_seconds=None)
+        render_model_management(root, allow_actions=allow, token=token, refresh_seconds=refresh)
 
-    return AppTest.from_function(script, args=(str(root), allow, token), default_timeout=60)
+    return AppTest.from_function(script, args=(str(root), allow, token, refresh), default_timeout=60)
 
 
 def texts(at: AppTest) -> str:
@@ -326,7 +326,8 @@ def test_snapshot_is_cached_and_follows_appends(built: Engine) -> None:
 
 
 def test_page_follows_writes_between_runs(built: Engine) -> None:
-    at = app(built.root).run()
+    at = app(built.root, refresh=5).run()  # with the auto-refresh fragment
+    assert not at.exception and "checks for changes every 5 s" in texts(at)
     assert "Champion v1.0.3" in texts(at)
     built.execute(Rollback(ref="1.0.1", reason="daemon rule"))
     at.run()
