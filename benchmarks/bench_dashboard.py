@@ -52,15 +52,19 @@ def _pages(at: Any, reps: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def _after_write(at: Any, root: Path) -> float:
-    """A run right after another process appended a commit: the log is read and folded again."""
+def _after_write(at: Any, root: Path, reps: int) -> list[float]:
+    """Runs right after another writer appended a commit: the log is read and folded again."""
     from lifecycle.commands import RecordEvaluation
     from service.engine import Engine
 
-    Engine(root, actor="bench@writer").execute(RecordEvaluation(
-        ref="champion", dataset="monitoring", metrics={"magnitude_accuracy": 95.0, "azimuth_accuracy": 70.0}))
+    writer = Engine(root, actor="bench@writer")
     at.radio(key="lcm_page").set_value("Champion")
-    return _timed(at)
+    times = []
+    for n in range(reps):
+        writer.execute(RecordEvaluation(ref="champion", dataset=f"monitoring-{n}",
+                                        metrics={"magnitude_accuracy": 95.0, "azimuth_accuracy": 70.0}))
+        times.append(_timed(at))
+    return times
 
 
 def run(quick: bool = False, *, work: Path | None = None,
@@ -81,12 +85,13 @@ def run(quick: bool = False, *, work: Path | None = None,
         at = AppTest.from_function(_script, args=(str(base / "root"),), default_timeout=120)
         first = _timed(at)
         pages = _pages(at, reps)
-        after_write = _after_write(at, base / "root")
+        after_write = _after_write(at, base / "root", reps)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     worst = max(p["median_s"] for p in pages.values())
     result = {"versions": generated.models, "events": generated.events, "commits": generated.lines,
-              "build_s": build_s, "first_load_s": first, "pages": pages, "after_write_s": after_write,
+              "build_s": build_s, "first_load_s": first, "pages": pages,
+              "after_write_s": statistics.median(after_write), "after_write_max_s": max(after_write),
               "worst_page_median_s": worst, "target_s": TARGET_S, "passed": worst < TARGET_S}
     if say:
         say(summary(result))
@@ -99,7 +104,8 @@ def summary(result: dict[str, Any]) -> str:
     for page, figures in result["pages"].items():
         lines.append(f"  {page:<15} median {1000 * figures['median_s']:7.1f} ms  max "
                      f"{1000 * figures['max_s']:7.1f} ms  ({figures['runs']} runs)")
-    lines.append(f"  after another process wrote a commit: {1000 * result['after_write_s']:.1f} ms")
+    lines.append(f"  right after another writer's commit (log read and folded again): median "
+                 f"{1000 * result['after_write_s']:.1f} ms, max {1000 * result['after_write_max_s']:.1f} ms")
     verdict = "met" if result["passed"] else "MISSED"
     lines.append(f"  target: every page under {result['target_s']:.0f} s after the first load: {verdict} "
                  f"(worst median {1000 * result['worst_page_median_s']:.1f} ms)")
