@@ -1,0 +1,1 @@
+"""Benchmarks for the lifecycle engine: ``make bench`` (``python -m benchmarks.run``)."""
