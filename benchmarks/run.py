@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bench_cli, bench_replay, bench_weights, report
+from benchmarks import (
+    bench_cli,
+    bench_daemon,
+    bench_dashboard,
+    bench_models,
+    bench_replay,
+    bench_weights,
+    report,
+)
 from benchmarks.common import REPO, machine_info
 from benchmarks.profiling import profile_cli
 
@@ -128,7 +136,13 @@ def _run_all(work: Path, sizes: Sizes) -> dict[str, Any]:
     say("== 4. promotion/rollback vs checkpoint size")
     results["weights"] = bench_weights.run(work, sizes.small_weights, sizes.big_weights,
                                            sizes.weight_reps, say)
-    results["targets"] = report.targets(results)
+    say("== 5. evaluation and training (models)")
+    results["models"] = bench_models.run(quick=sizes is QUICK)
+    say("== 6. the daemon: reaction time, idle CPU")
+    results["daemon"] = bench_daemon.run(quick=sizes is QUICK)
+    say("== 7. the dashboard: page render time")
+    results["dashboard"] = bench_dashboard.run(sizes is QUICK, work=work, say=say)
+    results["targets"] = report.targets(results) + report.more_targets(results)
     say("== profiles for missed targets")
     results["profiles"] = _profiles(work, results)
     return results

@@ -319,7 +319,12 @@ def compare(
 
         view = compare_on_data(eng, a, b, data)
     else:
-        view = compare_view(eng.state(), a, b)
+        from service.modelling import stored_mcnemar
+
+        state = eng.state()
+        view = compare_view(state, a, b)
+        if view["same_data"]:
+            view["mcnemar"] = stored_mcnemar(eng, state.resolve(a), state.resolve(b))
     render.emit_json(view) if json_output else render.comparison(view)
 
 

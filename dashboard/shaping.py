@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from events.log import Record
-from lifecycle.state import Json, ModelRecord, State
+from lifecycle.state import ModelRecord, State
 from projections.registry import archive_entry, metrics
 from projections.views import history_rows, rollback_list
 
@@ -100,34 +100,12 @@ def last_decision(records: Sequence[Record]) -> dict[str, Any] | None:
     return None
 
 
-def shared_evaluations(a: ModelRecord, b: ModelRecord) -> tuple[Json, Json] | None:
-    """The evaluations of both models on the same data (the most recent such data set),
-    as ``projections.compare`` chooses them."""
-    shared = set(a.evaluations) & set(b.evaluations)
-    if not shared:
-        return None
-    key = max(shared, key=lambda k: max(a.evaluations[k]["seq"], b.evaluations[k]["seq"]))
-    return a.evaluations[key], b.evaluations[key]
-
-
 def stored_mcnemar(root: Path, a: ModelRecord, b: ModelRecord) -> dict[str, Any] | None:
-    """McNemar on the stored per-sample predictions of both models on the same data
-    (None when they share no evaluation with predictions)."""
+    """McNemar on the stored predictions of both models on the same data (or None)."""
     from dashboard.snapshot import engine
-    from lifecycle.stats import mcnemar, paired_counts
-    from service.modelling import read_predictions
+    from service.modelling import stored_mcnemar as from_engine
 
-    shared = shared_evaluations(a, b)
-    if shared is None or not (shared[0].get("predictions") and shared[1].get("predictions")):
-        return None
-    rows_a, rows_b = (read_predictions(engine(root), e) for e in shared)
-    if rows_a is None or rows_b is None:
-        return None
-    try:
-        test = mcnemar(*paired_counts(rows_a, rows_b))
-    except ValueError:
-        return None
-    return {**test._asdict(), "dataset": shared[0]["dataset"]}
+    return from_engine(engine(root), a, b)
 
 
 def filter_history(records: Sequence[Record], *, model_id: str | None = None,

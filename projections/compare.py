@@ -22,7 +22,8 @@ def _with_composite(evaluation: Json | None) -> dict[str, Any]:
     return {**evaluation["metrics"], "composite_score": evaluation["composite"]["score"]}
 
 
-def _shared_evaluations(a: ModelRecord, b: ModelRecord) -> tuple[Json, Json] | None:
+def shared_evaluations(a: ModelRecord, b: ModelRecord) -> tuple[Json, Json] | None:
+    """Both models' evaluations on the same data (the most recent such data set), if any."""
     shared = set(a.evaluations) & set(b.evaluations)
     if not shared:
         return None
@@ -32,7 +33,7 @@ def _shared_evaluations(a: ModelRecord, b: ModelRecord) -> tuple[Json, Json] | N
 
 def compare(state: State, ref_a: str, ref_b: str) -> dict[str, Any]:
     a, b = state.resolve(ref_a), state.resolve(ref_b)
-    shared = _shared_evaluations(a, b)
+    shared = shared_evaluations(a, b)
     eval_a: Json | None
     eval_b: Json | None
     if shared is not None:

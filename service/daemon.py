@@ -84,8 +84,13 @@ class Daemon:
         return 0
 
     def _prepare(self) -> None:
-        from models.checkpoint import inspect  # noqa: F401  (import torch now, not per drop)
+        import torch
+
         from models.data import read_dataset
+        from models.network import build
+
+        with torch.device("meta"):  # import torch and timm and warm them up now, not per drop
+            build("convnext_atto", 4, 9)
 
         self.engine.require_root()
         self.options.inbox.mkdir(parents=True, exist_ok=True)

@@ -143,3 +143,22 @@ def compare_on_data(engine: Engine, ref_a: str, ref_b: str, data_dir: Path) -> d
     return {**describe, "same_data": True, "dataset_digest": data.digest,
             "metrics": metric_rows(side["a"]["metrics"], side["b"]["metrics"]),
             "mcnemar": test._asdict()}
+
+
+def stored_mcnemar(engine: Engine, a: ModelRecord, b: ModelRecord) -> dict[str, Any] | None:
+    """McNemar on the stored per-sample predictions of both models on the same data
+    (None when they share no evaluation with predictions)."""
+    from lifecycle.stats import mcnemar, paired_counts
+    from projections.compare import shared_evaluations
+
+    shared = shared_evaluations(a, b)
+    if shared is None:
+        return None
+    rows_a, rows_b = (read_predictions(engine, e) for e in shared)
+    if rows_a is None or rows_b is None:
+        return None
+    try:
+        test = mcnemar(*paired_counts(rows_a, rows_b))
+    except ValueError:
+        return None
+    return {**test._asdict(), "dataset": shared[0]["dataset"]}
