@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,18 @@ def _data(base: Path, samples: int, seed: int = 3) -> Any:
     from models.synth import write_synthetic
 
     return write_synthetic(base / f"d{samples}-{seed}", samples=samples, seed=seed, image_size=SIZE)
+
+
+def _alternate(runs: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
+    """Wall times of each function, alternating ABBA so both see the same machine and order."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    pairs = list(runs.items())
+    for n in range(rounds):
+        for name, fn in (pairs if n % 2 == 0 else pairs[::-1]):
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return times
 
 
 def evaluation_throughput(base: Path, samples: int, rounds: int) -> dict[str, Any]:
@@ -50,13 +63,7 @@ def evaluation_throughput(base: Path, samples: int, rounds: int) -> dict[str, An
         predict(network, data.samples, classes, SIZE, BATCH)
 
     bare()  # warm up
-    times: dict[str, list[float]] = {"bare": [], "ours": []}
-    for n in range(rounds):  # alternate (ABBA), so both see the same machine and order
-        pair = (("bare", bare), ("ours", ours))
-        for name, fn in (pair if n % 2 == 0 else pair[::-1]):
-            started = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - started)
+    times = _alternate({"bare": bare, "ours": ours}, rounds)
     bare_s, ours_s = statistics.median(times["bare"]), statistics.median(times["ours"])
     return {"images": samples, "batch": BATCH, "image_size": SIZE, "architecture": ARCH,
             "bare_images_per_s": samples / bare_s, "ours_images_per_s": samples / ours_s,
@@ -128,13 +135,7 @@ def training_epoch(base: Path, samples: int, rounds: int) -> dict[str, Any]:
         _train_epoch(network, loader, optimizer, mag_loss, azi_loss, "cpu", lambda n: None)
 
     plain()  # warm up (first-call allocations, thread pools)
-    times: dict[str, list[float]] = {"plain": [], "ours": []}
-    for n in range(rounds):
-        pair = (("plain", plain), ("ours", ours))
-        for name, fn in (pair if n % 2 == 0 else pair[::-1]):
-            started = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - started)
+    times = _alternate({"plain": plain, "ours": ours}, rounds)
     plain_s, ours_s = statistics.median(times["plain"]), statistics.median(times["ours"])
     return {"train_images": len(train_set), "plain_s": plain_s, "ours_s": ours_s, "ratio": ours_s / plain_s,
             "runs": times}
