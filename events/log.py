@@ -156,8 +156,8 @@ class JsonlLog:
     def read(self) -> Iterator[Record]:
         """All good commits in order; raises ``LogCorrupt`` on corruption.
 
-        Under the writer lock a torn tail has already been removed; without it, a torn
-        tail is skipped (reported on stderr) and left for the next writer to recover.
+        A torn tail is skipped; under the writer lock it is also moved aside (recovery in
+        the same pass as the read), without it it is left for the next writer.
         """
         with self._shared():
             problems: list[Damage] = []
@@ -165,12 +165,14 @@ class JsonlLog:
             with _open_or_empty(self.path) as lines:
                 yield from scan(lines, problems, tail)
                 damage = self._classify(problems, lines)
-            self._tail = tail[0]
             if damage is not None and damage.framed:
                 raise LogCorrupt(damage.line, damage.why)
-            if damage is not None:
+            if damage is not None and self._held is not None:
+                self._move_aside(tail[0], self.path.stat().st_size)
+            elif damage is not None:
                 print(f"warning: events.jsonl line {damage.line}: torn tail ({damage.why}); "
                       "the next writing command moves it aside", file=sys.stderr)
+            self._tail = tail[0]
 
     @staticmethod
     def _classify(problems: list[Damage], rest: Iterable[bytes]) -> Damage | None:
@@ -184,7 +186,8 @@ class JsonlLog:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the exclusive lock; recover a torn tail; refuse a corrupt log."""
+        """Hold the exclusive lock. The first full ``read`` under it recovers a torn tail and
+        refuses a corrupt log; an ``append`` without one reads first."""
         if self._broken:
             raise LogUnwritable("a previous write to events.jsonl failed; restart and retry")
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +195,7 @@ class JsonlLog:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._held = fd
-            self._recover()
+            self._tail = None
             yield
         finally:
             self._held = None
@@ -201,10 +204,6 @@ class JsonlLog:
     def _recover(self) -> None:
         for _ in self.read():
             pass
-        assert self._tail is not None
-        size = self.path.stat().st_size if self.path.exists() else 0
-        if size > self._tail.size:
-            self._move_aside(self._tail, size)
 
     def _move_aside(self, tail: Tail, size: int) -> None:
         with open(self.path, "rb") as f:
@@ -225,6 +224,8 @@ class JsonlLog:
             raise RuntimeError("append needs the writer lock: use 'with log.writing():'")
         if self._broken:
             raise LogUnwritable("a previous write to events.jsonl failed; restart and retry")
+        if self._tail is None:
+            self._recover()
         tail = self._tail or Tail(0, GENESIS, 0)
         if tail.seq != expected_seq:
             raise Conflict(_conflict(expected_seq, tail.seq))

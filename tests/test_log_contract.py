@@ -72,6 +72,12 @@ def test_records_hash_their_exact_bytes() -> None:
 # -- JSONL specifics -------------------------------------------------------------------
 
 
+def open_for_writing(log: JsonlLog) -> None:
+    """What every writing command does first: take the lock and read the log."""
+    with log.writing():
+        list(log.read())
+
+
 def _jsonl_with(tmp_path: Path, n: int) -> tuple[JsonlLog, bytes]:
     log = JsonlLog(tmp_path / "events.jsonl")
     for i in range(n):
@@ -91,8 +97,7 @@ def test_torn_tail_at_every_byte_offset_is_recovered(tmp_path: Path, capsys) -> 
         log.path.write_bytes(good + last[:cut])
         fresh = JsonlLog(log.path)
         assert [r["seq"] for r in fresh.read()] == [1, 2]  # readers skip it
-        with fresh.writing():
-            pass
+        open_for_writing(fresh)
         assert log.path.read_bytes() == good, cut
         asides = sorted(tmp_path.glob("events.jsonl.broken-*"))
         assert asides and asides[-1].read_bytes() == last[:cut]
@@ -105,8 +110,7 @@ def test_torn_tail_at_every_byte_offset_is_recovered(tmp_path: Path, capsys) -> 
 def test_zero_and_garbage_tails_are_recovered(tmp_path: Path, tail: bytes) -> None:
     log, data = _jsonl_with(tmp_path, 3)
     log.path.write_bytes(data + tail)
-    with JsonlLog(log.path).writing():
-        pass
+    open_for_writing(JsonlLog(log.path))
     assert log.path.read_bytes() == data
     assert (tmp_path / "events.jsonl.broken-3-0").read_bytes() == tail
 
@@ -125,8 +129,8 @@ def test_mid_log_corruption_refuses_writes_and_names_the_line(tmp_path: Path) ->
     lines[1] = lines[1].replace(b'"r1"', b'"rX"')
     log.path.write_bytes(b"".join(lines))
     fresh = JsonlLog(log.path)
-    with pytest.raises(LogCorrupt, match="line 2"), fresh.writing():
-        pass
+    with pytest.raises(LogCorrupt, match="line 2"):
+        open_for_writing(fresh)
     assert log.path.read_bytes() == b"".join(lines)  # nothing was touched
     assert not list(tmp_path.glob("events.jsonl.broken-*"))
 
@@ -134,8 +138,8 @@ def test_mid_log_corruption_refuses_writes_and_names_the_line(tmp_path: Path) ->
 def test_a_damaged_complete_last_line_is_corruption_not_a_torn_tail(tmp_path: Path) -> None:
     log, data = _jsonl_with(tmp_path, 3)
     log.path.write_bytes(data.replace(b'"r2"', b'"r9"'))
-    with pytest.raises(LogCorrupt, match="line 3"), JsonlLog(log.path).writing():
-        pass
+    with pytest.raises(LogCorrupt, match="line 3"):
+        open_for_writing(JsonlLog(log.path))
 
 
 def test_deleted_line_breaks_the_chain(tmp_path: Path) -> None:
