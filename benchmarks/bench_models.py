@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 ARCH, SIZE, BATCH = "convnext_atto", 96, 32
+PRODUCTION = ("convnext_tiny", 224)  # the architecture and input size the scanner runs
 
 
-def _data(base: Path, samples: int, seed: int = 3) -> Any:
+def _data(base: Path, samples: int, seed: int = 3, size: int = SIZE) -> Any:
     from models.synth import write_synthetic
 
-    return write_synthetic(base / f"d{samples}-{seed}", samples=samples, seed=seed, image_size=SIZE)
+    return write_synthetic(base / f"d{samples}-{seed}-{size}", samples=samples, seed=seed, image_size=size)
 
 
 def _alternate(runs: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
@@ -40,7 +41,8 @@ def _alternate(runs: dict[str, Callable[[], None]], rounds: int) -> dict[str, li
     return times
 
 
-def evaluation_throughput(base: Path, samples: int, rounds: int) -> dict[str, Any]:
+def evaluation_throughput(base: Path, samples: int, rounds: int, arch: str = ARCH,
+                          size: int = SIZE) -> dict[str, Any]:
     import torch
 
     from models.classes import default_classes
@@ -49,9 +51,9 @@ def evaluation_throughput(base: Path, samples: int, rounds: int) -> dict[str, An
     from models.network import build
 
     torch.manual_seed(0)
-    data, classes = _data(base, samples), default_classes()
-    network = build(ARCH, 4, 9).eval()
-    tensors = [image_tensor(s.path, SIZE) for s in data.samples]
+    data, classes = _data(base, samples, size=size), default_classes()
+    network = build(arch, 4, 9).eval()
+    tensors = [image_tensor(s.path, size) for s in data.samples]
     batches = [torch.stack(tensors[i:i + BATCH]) for i in range(0, len(tensors), BATCH)]
 
     def bare() -> None:
@@ -60,12 +62,12 @@ def evaluation_throughput(base: Path, samples: int, rounds: int) -> dict[str, An
                 network(batch)
 
     def ours() -> None:
-        predict(network, data.samples, classes, SIZE, BATCH)
+        predict(network, data.samples, classes, size, BATCH)
 
     bare()  # warm up
     times = _alternate({"bare": bare, "ours": ours}, rounds)
     bare_s, ours_s = statistics.median(times["bare"]), statistics.median(times["ours"])
-    return {"images": samples, "batch": BATCH, "image_size": SIZE, "architecture": ARCH,
+    return {"images": samples, "batch": BATCH, "image_size": size, "architecture": arch,
             "bare_images_per_s": samples / bare_s, "ours_images_per_s": samples / ours_s,
             "ratio": bare_s / ours_s, "runs": times}
 
@@ -146,6 +148,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         base = Path(tmp)
         return {
             "evaluation": evaluation_throughput(base, 128 if quick else 512, 2 if quick else 6),
+            "evaluation_production": evaluation_throughput(base, 32 if quick else 128, 2 if quick else 4,
+                                                           *PRODUCTION),
             "memory": evaluation_memory(base, 64 if quick else 256),
             "training": training_epoch(base, 128 if quick else 384, 2 if quick else 4),
         }

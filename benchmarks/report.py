@@ -101,15 +101,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def more_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Issues 3-5: evaluation, training, the daemon, the dashboard."""
-    ev, mem, tr = results["models"]["evaluation"], results["models"]["memory"], results["models"]["training"]
+    mem, tr = results["models"]["memory"], results["models"]["training"]
     dm, db = results["daemon"], results["dashboard"]
+    evaluations = [_evaluation_target(results["models"]["evaluation_production"], "production setting"),
+                   _evaluation_target(results["models"]["evaluation"], "small network: decoding weighs most")]
     return [
-        {"key": "eval", "name": f"5. evaluation throughput ({ev['architecture']}, {ev['image_size']} px, "
-                                f"batch {ev['batch']}, {ev['images']} images)",
-         "target": ">= 90% of a bare timm forward over the same tensors",
-         "measured": f"{ev['ours_images_per_s']:.1f} vs {ev['bare_images_per_s']:.1f} images/s "
-                     f"({100 * ev['ratio']:.0f}%)",
-         "passed": ev["ratio"] >= 0.9},
+        *evaluations,
         {"key": "eval-rss", "name": f"5. evaluation peak RSS, {mem['images'][0]} vs {mem['images'][1]} images",
          "target": "flat in the number of images (growth <= 1.1x for 4x the images)",
          "measured": f"{mem['max_rss_mib'][0]:.0f} vs {mem['max_rss_mib'][1]:.0f} MiB ({mem['growth']:.2f}x)",
@@ -135,6 +132,15 @@ def more_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                      f"{1000 * db['after_write_s']:.0f} ms",
          "passed": bool(db["passed"])},
     ]
+
+
+def _evaluation_target(ev: dict[str, Any], note: str) -> dict[str, Any]:
+    return {"key": "eval", "name": f"5. evaluation throughput, {ev['architecture']} at {ev['image_size']} px, "
+                                  f"batch {ev['batch']}, {ev['images']} images ({note})",
+            "target": ">= 90% of a bare timm forward over the same tensors (PNG decoding included in ours)",
+            "measured": f"{ev['ours_images_per_s']:.1f} vs {ev['bare_images_per_s']:.1f} images/s "
+                        f"({100 * ev['ratio']:.0f}%)",
+            "passed": ev["ratio"] >= 0.9}
 
 
 def summary_text(results: dict[str, Any]) -> str:

@@ -20,17 +20,32 @@ from lifecycle.errors import UserError
 from models.data import Sample
 from models.network import IMAGENET_MEAN, IMAGENET_STD
 
-_MEAN = np.asarray(IMAGENET_MEAN, dtype=np.float32).reshape(3, 1, 1)
-_STD = np.asarray(IMAGENET_STD, dtype=np.float32).reshape(3, 1, 1)
+_MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0
+_STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0
 
 
-def image_tensor(path: Any, size: int) -> torch.Tensor:
+def image_bytes(path: Any, size: int) -> torch.Tensor:
+    """The image as uint8 CHW, resized to ``size`` x ``size``."""
     with Image.open(path) as img:
         rgb = img.convert("RGB")
         if rgb.size != (size, size):
             rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-        array = np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0
-    return torch.from_numpy((array - _MEAN) / _STD)
+        array = np.array(rgb, dtype=np.uint8)
+    return torch.from_numpy(array).permute(2, 0, 1)
+
+
+def normalise(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 NCHW -> float NCHW with ImageNet normalisation, for a whole batch at once."""
+    return (batch.float() - _MEAN) / _STD
+
+
+def image_tensor(path: Any, size: int) -> torch.Tensor:
+    return normalise(image_bytes(path, size).unsqueeze(0))[0]
+
+
+def _collate(items: list[tuple[torch.Tensor, int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    images = normalise(torch.stack([item[0] for item in items]))
+    return (images, torch.tensor([item[1] for item in items]), torch.tensor([item[2] for item in items]))
 
 
 def label_indices(
@@ -61,13 +76,16 @@ class ImageDataset(Dataset[tuple[torch.Tensor, int, int]]):
         return len(self.samples)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
-        return image_tensor(self.samples[i].path, self.image_size), self.mag[i], self.azi[i]
+        return image_bytes(self.samples[i].path, self.image_size), self.mag[i], self.azi[i]
 
 
 def make_loader(
     samples: Sequence[Sample], classes: Mapping[str, Sequence[str]], image_size: int,
-    batch_size: int, *, shuffle: bool = False, seed: int = 0,
+    batch_size: int, *, shuffle: bool = False, seed: int = 0, workers: int = 0,
 ) -> DataLoader[tuple[torch.Tensor, int, int]]:
+    """Batches in order (or shuffled by ``seed``); ``workers`` decode ahead in other processes."""
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(ImageDataset(samples, classes, image_size), batch_size=batch_size,
-                      shuffle=shuffle, generator=generator, num_workers=0)
+                      shuffle=shuffle, generator=generator, num_workers=workers,
+                      collate_fn=_collate)
+
