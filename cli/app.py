@@ -191,11 +191,7 @@ def decide(
         render.decision({"events": events})
         typer.echo("dry run: nothing recorded")
         return
-    if expect_seq is not None and expect_seq != eng.state().seq:
-        from lifecycle.errors import Conflict
-
-        raise Conflict(f"the registry changed meanwhile (you decided at commit {expect_seq}); retry")
-    outcome = run_decide(eng, load_policy(policy), dataset)
+    outcome = run_decide(eng, load_policy(policy), dataset, expected_seq=expect_seq)
     assert isinstance(outcome, Outcome)
     _done(outcome, json_output)
 
@@ -613,5 +609,6 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        typer.echo("interrupted: nothing was recorded by the interrupted step", err=True)
+        typer.echo("interrupted; a command that was interrupted before its commit recorded nothing "
+                   "(check 'lifecycle history')", err=True)
         sys.exit(130)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lifecycle.checks import flag, number
 from lifecycle.errors import UserError
 
 
@@ -28,12 +29,11 @@ class RollbackRules:
         unknown = set(data) - {"fpr_rise_critical", "accuracy_drop_high", "rollback_on_high"}
         if unknown:
             raise UserError(f"unknown [rollback] keys: {sorted(unknown)}")
-        try:
-            return cls(fpr_rise_critical=float(data.get("fpr_rise_critical", 5.0)),
-                       accuracy_drop_high=float(data.get("accuracy_drop_high", 3.0)),
-                       rollback_on_high=bool(data.get("rollback_on_high", False)))
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"invalid [rollback] settings: {exc}") from None
+        return cls(
+            fpr_rise_critical=number(data.get("fpr_rise_critical", 5.0), "rollback.fpr_rise_critical", minimum=0),
+            accuracy_drop_high=number(data.get("accuracy_drop_high", 3.0), "rollback.accuracy_drop_high",
+                                      minimum=0),
+            rollback_on_high=flag(data.get("rollback_on_high", False), "rollback.rollback_on_high"))
 
 
 def assess(

@@ -155,6 +155,8 @@ def _observed(state: State, e: Json, at: str) -> State:
     record = state.models[e["model_id"]]
     if e["action"] == "none" or record.model_id != state.champion:
         return state
+    if (state.alert or {}).get("action") == "rollback" and e["action"] != "rollback":
+        return state  # a pending rollback is not cancelled by a milder observation
     alert = {k: v for k, v in e.items() if k != "type"} | {"seq": state.seq + 1, "at": at}
     return state._replace(alert=alert)
 

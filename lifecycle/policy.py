@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lifecycle.checks import flag, number
 from lifecycle.errors import UserError
 from lifecycle.stats import mcnemar
 
@@ -67,20 +68,20 @@ class Policy:
         unknown = set(data) - known
         if unknown:
             raise UserError(f"unknown policy keys: {sorted(unknown)}; known: {sorted(known)}")
-        try:
-            weights = dict(data.get("weights", DEFAULT_WEIGHTS))
-            bad = set(weights) - set(DEFAULT_WEIGHTS)
-            if bad or any(float(w) < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-                raise UserError(f"policy weights must be non-negative, over {list(DEFAULT_WEIGHTS)}")
-            return cls(
-                weights={k: float(v) for k, v in weights.items()},
-                min_gain=float(data.get("min_gain", 0.005)),
-                significance_level=float(data.get("significance_level", 0.05)),
-                tolerances=Tolerances(**data.get("tolerances", {})),
-                strict=bool(data.get("strict", False)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"invalid policy: {exc}") from None
+        weights = data.get("weights", DEFAULT_WEIGHTS)
+        if not isinstance(weights, Mapping) or set(weights) - set(DEFAULT_WEIGHTS):
+            raise UserError(f"policy weights must be a table over {list(DEFAULT_WEIGHTS)}")
+        parsed = {k: number(v, f"weights.{k}", minimum=0.0) for k, v in weights.items()}
+        if sum(parsed.values()) <= 0:
+            raise UserError("policy weights must not all be zero")
+        return cls(
+            weights=parsed,
+            min_gain=number(data.get("min_gain", 0.005), "min_gain"),
+            significance_level=number(data.get("significance_level", 0.05), "significance_level",
+                                      minimum=0.0),
+            tolerances=_tolerances(data.get("tolerances", {})),
+            strict=flag(data.get("strict", False), "strict"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -177,6 +178,13 @@ class Policy:
                           f"(tolerance {abs(limit)})",
             })
         return checks
+
+
+def _tolerances(table: Any) -> Tolerances:
+    names = {"magnitude_accuracy_drop", "large_recall_drop", "false_positive_rate_rise"}
+    if not isinstance(table, Mapping) or set(table) - names:
+        raise UserError(f"[tolerances] takes {sorted(names)}")
+    return Tolerances(**{k: number(v, f"tolerances.{k}", minimum=0.0) for k, v in table.items()})
 
 
 def _strict_check(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import queue
 import signal
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle.commands import Rollback
-from lifecycle.errors import UserError
+from lifecycle.errors import LogUnwritable, UserError
 from lifecycle.policy import Policy
 from service import inbox as box
 from service.daemon_config import Settings
@@ -65,6 +66,7 @@ class Daemon:
         self.engine, self.options, self.settings, self.log = engine, options, settings, log
         self.hooks = hooks or Hooks()
         self.moved_in: set[str] = set()
+        self.reported: set[str] = set()
         self.wakeups: queue.Queue[str] = queue.Queue()
 
     # -- the loop ---------------------------------------------------------------------
@@ -80,6 +82,9 @@ class Daemon:
             except KeyboardInterrupt:
                 self.log.step("stop", why="signal")
                 return 0
+            except LogUnwritable as exc:
+                self.log.step("stop", why=str(exc))
+                return 1
             self.log.step("stop", why="done" if once else "stopped")
         return 0
 
@@ -115,15 +120,18 @@ class Daemon:
         """One pass over everything that may need doing; each step is safe to repeat."""
         self._guarded("settle", self.settle_challenger)
         for drop in box.drops(self.options.inbox):
-            self.take(drop)
+            self._guarded("drop", functools.partial(self.take, drop))
         self._guarded("alert", self.handle_alert)
         if self.options.train:
             self._guarded("train", self.maybe_train)
 
     def _guarded(self, name: str, step: Callable[[], object]) -> None:
-        """A failing step is logged and retried at the next tick; it never stops the daemon."""
+        """A failing step is logged and retried at the next tick; it never stops the daemon,
+        except a log that can no longer be written (restart: the next start re-reads it)."""
         try:
             step()
+        except LogUnwritable:
+            raise
         except UserError as exc:
             self.log.step(f"{name}_failed", reason=str(exc))
         except (KeyboardInterrupt, SystemExit):
@@ -157,6 +165,10 @@ class Daemon:
         known = self._registered(digest)
         if known is None:
             self.settle_challenger()  # a challenger left by someone else goes first
+            waiting = self.engine.state().challenger
+            if waiting is not None:
+                self._blocked(drop, waiting)
+                return
             command, files = build_submit(drop, reason=f"dropped in the inbox as {drop.name}")
             known = self.engine.execute(command, blobs=files, reason=f"inbox drop {drop.name}").record[
                 "events"][0]["model_id"]
@@ -174,6 +186,13 @@ class Daemon:
         box.finish(self.options.inbox, drop, "done", known, reason)
         self.log.step("done", drop=drop.name, model=known, reason=reason)
 
+    def _blocked(self, drop: Path, challenger: str) -> None:
+        """Leave the drop in the inbox while another challenger cannot be decided."""
+        if drop.name not in self.reported:
+            self.reported.add(drop.name)
+            self.log.step("waiting", drop=drop.name,
+                          reason=f"challenger {challenger} is still undecided; decide or reject it")
+
     def _registered(self, digest: str) -> str | None:
         for record in self.engine.state().models.values():
             if record.weights and record.weights["digest"] == digest:
@@ -185,8 +204,11 @@ class Daemon:
         return f"already registered as {model_id} ({record.status}): same weights; nothing recorded"
 
     def _fail(self, drop: Path, reason: str) -> None:
-        if drop.exists() or drop.is_symlink():
-            box.finish(self.options.inbox, drop, "failed", drop.name, reason)
+        try:
+            if drop.exists() or drop.is_symlink():
+                box.finish(self.options.inbox, drop, "failed", drop.name, reason)
+        except OSError as exc:
+            reason = f"{reason}; could not move it to .failed/ ({exc})"
         self.log.step("failed", drop=drop.name, reason=reason)
 
     def settle_challenger(self) -> str | None:
@@ -203,13 +225,27 @@ class Daemon:
                 and m.evaluation_on(self.options.dataset, self.holdout_digest) is None]
         if need:
             self.log.step("evaluate", models=",".join(need))
-            evaluate(self.engine, need, self.options.holdout, dataset=self.options.dataset,
-                     policy=self.options.policy, device=self.options.device,
-                     progress=self.hooks.evaluation)
+            try:
+                evaluate(self.engine, need, self.options.holdout, dataset=self.options.dataset,
+                         policy=self.options.policy, device=self.options.device,
+                         progress=self.hooks.evaluation)
+            except UserError as exc:
+                if challenger.model_id not in need or _is_interruption(exc):
+                    raise
+                return self._reject_unevaluable(challenger.model_id, exc)
         outcome = decide(self.engine, self.options.policy, self.options.dataset)
         event = outcome.record["events"][-1]  # type: ignore[union-attr]
         self.log.step(event["type"], model=event["model_id"], reason=event["reason"])
         return f"{event['type']}: {event['reason']}"
+
+    def _reject_unevaluable(self, model_id: str, exc: UserError) -> str:
+        """A challenger that cannot even be evaluated on the holdout loses, with the reason."""
+        from lifecycle.commands import Reject
+
+        reason = f"cannot be evaluated on the holdout: {exc}"
+        self.engine.execute(Reject(model_id, reason), reason=reason)
+        self.log.step("rejected", model=model_id, reason=reason)
+        return f"rejected: {reason}"
 
     def handle_alert(self) -> None:
         state = self.engine.state()
@@ -245,8 +281,11 @@ class Daemon:
         self.settle_challenger()
 
     def _training_due(self, state: Any) -> str | None:
+        """Due when enough pool events have not been tried by any training yet (a rejected
+        challenger's events stay in the pool, but do not trigger the same training again)."""
         triggers = self.settings.triggers
-        waiting = sum(1 for e in state.pool.values() if e.get("images"))
+        tried = _last_training_events(state)
+        waiting = sum(1 for k, e in state.pool.items() if e.get("images") and k not in tried)
         if waiting and waiting >= triggers.min_new_events:
             return f"{waiting} new events in the pool (trigger: {triggers.min_new_events})"
         last = last_training(self.engine)
@@ -274,6 +313,18 @@ class Daemon:
                                  reason="pool reached the training trigger", **hooks)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _is_interruption(exc: UserError) -> bool:
+    return isinstance(exc, LogUnwritable)
+
+
+def _last_training_events(state: Any) -> set[str]:
+    records = list(state.models.values())
+    if not records:
+        return set()
+    newest = max(records, key=lambda m: (m.created_at, m.parsed_version))
+    return set(newest.training_data.get("events_included", ()))
 
 
 def last_training(engine: Engine) -> float | None:

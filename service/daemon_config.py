@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle.alerts import RollbackRules
+from lifecycle.checks import number
 from lifecycle.errors import UserError
 
 CONFIG = Path("config") / "lifecycle.toml"
@@ -72,9 +73,9 @@ def load(root: Path) -> Settings:
         return Settings(triggers=_triggers(data.get("triggers", {})),
                         rollback=RollbackRules.from_mapping(data.get("rollback", {})),
                         hooks=tuple(_hook(h) for h in data.get("hooks", [])),
-                        quiet_seconds=float(daemon.get("quiet_seconds", 5.0)),
-                        max_file_mb=float(daemon.get("max_file_mb", 2048.0)))
-    except (TypeError, ValueError) as exc:
+                        quiet_seconds=number(daemon.get("quiet_seconds", 5.0), "daemon.quiet_seconds", minimum=0),
+                        max_file_mb=number(daemon.get("max_file_mb", 2048.0), "daemon.max_file_mb", minimum=0))
+    except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
 
 
@@ -90,8 +91,10 @@ def _known(table: Mapping[str, Any], keys: set[str], where: str) -> None:
 
 def _triggers(table: Mapping[str, Any]) -> Triggers:
     _known(table, {"min_new_events", "max_days_between_training"}, "[triggers]")
-    return Triggers(min_new_events=int(table.get("min_new_events", 5)),
-                    max_days_between_training=float(table.get("max_days_between_training", 90)))
+    minimum_events = number(table.get("min_new_events", 5), "triggers.min_new_events", minimum=1)
+    return Triggers(min_new_events=int(minimum_events),
+                    max_days_between_training=number(table.get("max_days_between_training", 90),
+                                                     "triggers.max_days_between_training", minimum=0))
 
 
 def _hook(table: Mapping[str, Any]) -> Hook:
@@ -106,4 +109,5 @@ def _hook(table: Mapping[str, Any]) -> Hook:
     events = table.get("events", [])
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
         raise UserError("[[hooks]]: events must be a list of event types, e.g. [\"promoted\"]")
-    return Hook(events=tuple(events), command=parsed, timeout=float(table.get("timeout", 10.0)))
+    return Hook(events=tuple(events), command=parsed,
+                timeout=number(table.get("timeout", 10.0), "hooks.timeout", minimum=0.1))

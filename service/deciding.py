@@ -35,15 +35,17 @@ def decide_command(engine: Engine, state: State, policy: Policy, dataset: str) -
     return DecideChallenger(policy=policy, dataset=dataset, paired=paired, paired_predictions=used)
 
 
-def decide(engine: Engine, policy: Policy, dataset: str, dry_run: bool = False) -> Outcome | list[Any]:
+def decide(engine: Engine, policy: Policy, dataset: str, dry_run: bool = False,
+           expected_seq: int | None = None) -> Outcome | list[Any]:
+    """With ``expected_seq`` (a script's own view) a change meanwhile is reported, not retried."""
     for attempt in range(ATTEMPTS):
         state = engine.state()
         command = decide_command(engine, state, policy, dataset)
         if dry_run:
             return engine.preview(command)
         try:
-            return engine.execute(command, expected_seq=state.seq)
+            return engine.execute(command, expected_seq=state.seq if expected_seq is None else expected_seq)
         except Conflict:
-            if attempt == ATTEMPTS - 1:
+            if expected_seq is not None or attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")

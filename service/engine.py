@@ -16,7 +16,9 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -52,6 +54,17 @@ def default_actor() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM (on this thread) from the append to the end of the projection."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class ProjectionFailed(UserError):
@@ -160,15 +173,16 @@ class Engine:
             for digest, source in sorted((blobs or {}).items()):
                 self.store.put(source, expect=digest)
             draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
-            record = self.log.append(draft, state.seq)
-            state = apply_commit(state, record)
-            try:
-                changes = self.project(state)
-            except OSError as exc:
-                raise ProjectionFailed(
-                    f"committed as commit {record['seq']}, but the folders could not be updated "
-                    f"({exc}); do not repeat the command: run 'lifecycle replay'"
-                ) from exc
+            with _signals_held():  # Ctrl-C/SIGTERM land after the commit is projected
+                record = self.log.append(draft, state.seq)
+                state = apply_commit(state, record)
+                try:
+                    changes = self.project(state)
+                except OSError as exc:
+                    raise ProjectionFailed(
+                        f"committed as commit {record['seq']}, but the folders could not be updated "
+                        f"({exc}); do not repeat the command: run 'lifecycle replay'"
+                    ) from exc
             outcome = Outcome(record, state, changes)
         self._notify(record)
         return outcome

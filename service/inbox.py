@@ -24,8 +24,16 @@ def drops(inbox: Path) -> list[Path]:
     """Candidate folders waiting in the inbox, oldest first."""
     if not inbox.is_dir():
         return []
-    found = [p for p in inbox.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.is_symlink())]
-    return sorted(found, key=lambda p: (p.lstat().st_mtime, p.name))
+    found = []
+    for path in inbox.iterdir():
+        if path.name.startswith("."):
+            continue
+        try:
+            if path.is_dir() or path.is_symlink():
+                found.append((path.lstat().st_mtime, path.name, path))
+        except OSError:  # gone meanwhile
+            continue
+    return [path for _, _, path in sorted(found)]
 
 
 def newest_change(drop: Path) -> float:
@@ -37,9 +45,13 @@ def newest_change(drop: Path) -> float:
 
 
 def is_complete(drop: Path, quiet_seconds: float, moved_in: bool = False, now: float | None = None) -> bool:
-    if moved_in or (drop / READY).is_file():
-        return True
-    return (now if now is not None else time.time()) - newest_change(drop) >= quiet_seconds
+    """A file vanishing while we look (a copy tool renaming its temp files): not complete yet."""
+    try:
+        if moved_in or (drop / READY).is_file():
+            return True
+        return (now if now is not None else time.time()) - newest_change(drop) >= quiet_seconds
+    except OSError:
+        return False
 
 
 def problems(drop: Path, max_bytes: float) -> list[str]:

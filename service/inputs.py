@@ -25,6 +25,8 @@ def read_json(path: Path, what: str) -> Any:
         raise UserError(f"{what} is a folder, expected a JSON file: {path}") from None
     except orjson.JSONDecodeError as exc:
         raise UserError(f"{what} {path} is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def load_metrics(path: Path) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def load_policy(path: Path | None) -> Policy:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"policy file not found: {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"policy file {path} is not valid TOML ({exc})") from None
     return Policy.from_mapping(data.get("policy", data))

@@ -90,7 +90,9 @@ def train_challenger(
         result = train(train_set, val_set, classes, config, init, on_epoch, on_batch)
         folder = _write_candidate(work / "candidate", result, classes, config, summary(data), start_from)
         command, files = build_submit(folder, architecture=config.architecture, reason=reason)
-        return engine.execute(command, blobs=files, expected_seq=state.seq, reason=reason)
+        # no expected_seq: an unrelated commit meanwhile (data add, observe) must not throw the
+        # run away; decide() refuses what really conflicts (a challenger, a used version)
+        return engine.execute(command, blobs=files, reason=reason)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -204,3 +204,14 @@ def test_bad_policy_file(ready: Cli, root: Path, tmp_path: Path) -> None:
     refused(ready, root, "decide", "--policy", str(policy), match="not valid TOML")
     policy.write_text("min_gian = 0.1")
     refused(ready, root, "decide", "--policy", str(policy), match="unknown policy keys")
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    ('strict = "false"', "strict must be true or false"),
+    ('[tolerances]\nlarge_recall_drop = "2"', "tolerances.large_recall_drop must be a number"),
+    ("min_gain = true", "min_gain must be a number"),
+])
+def test_policy_values_are_type_checked(ready: Cli, root: Path, tmp_path: Path, content: str, match: str) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(content)
+    refused(ready, root, "decide", "--policy", str(policy), match=match)

@@ -281,3 +281,66 @@ def test_failing_and_hanging_hooks_never_block_the_engine(
     assert "could not start" in text
     assert json.loads(marker.read_text())["event"]["type"] == "trained"
     assert site.json("status")["challenger"]["model_id"] == "convnext_v1.0.0"
+
+
+def test_a_milder_observation_does_not_cancel_a_pending_rollback(
+    site: Cli, candidates: list[Path], metrics_file  # type: ignore[no-untyped-def]
+) -> None:
+    for n in range(2):
+        site("submit", str(candidates[n]))
+        site("evaluate", "challenger", "--metrics-file", str(metrics_file(
+            magnitude_accuracy=90.0, azimuth_accuracy=70.0, false_positive_rate=1.0)))
+        site("promote", "challenger", "--reason", "test")
+    site("observe", "--false-positive-rate", "20")  # CRITICAL, not applied yet
+    site("observe", "--false-positive-rate", "1.0", "--accuracy", "80")  # HIGH: report only
+    site(*WATCH)
+    assert site.json("status")["champion"]["model_id"] == "convnext_v1.0.0"
+
+
+def test_a_rejected_challengers_events_do_not_retrigger_training(root: Path) -> None:
+    from lifecycle.commands import AddData, Reject, Submit
+    from models.classes import default_classes
+    from service.daemon import Daemon, WatchOptions
+    from service.daemon_config import Settings, Triggers
+    from service.engine import Engine
+    from service.steplog import StepLog
+
+    engine = Engine(root)
+    image = {"name": "x.png", **engine.store.put_bytes(b"png")}
+    ids = [f"GTO_2026010{n}" for n in range(5)]
+    for event_id in ids:
+        engine.execute(AddData(event_id=event_id, station="GTO", date="2026-01-01", magnitude_class="Large",
+                               azimuth_class="N", images=(image,)))
+    daemon = Daemon(engine, WatchOptions(inbox=root / "inbox", holdout=root), Settings(triggers=Triggers(5)),
+                    StepLog())
+    assert daemon._training_due(engine.state()) is not None  # 5 new events: due
+    engine.execute(Submit(weights=engine.store.put_bytes(b"w"), classes=default_classes(),
+                          architecture="convnext_atto", training_data={"events_included": ids}))
+    engine.execute(Reject("challenger", "lost"))
+    assert len(engine.state().pool) == 5  # they stay in the pool ...
+    assert daemon._training_due(engine.state()) is None  # ... but do not trigger the same training
+
+
+def test_a_challenger_that_cannot_be_evaluated_is_rejected_and_the_next_drop_goes_on(
+    site: Cli, root: Path, candidates: list[Path], tmp_path: Path
+) -> None:
+    from models.candidate import write_candidate
+    from models.checkpoint import save
+    from models.network import build
+
+    eight = write_candidate(tmp_path / "eight", architecture="convnext_atto", seed=9)
+    torch.manual_seed(9)
+    save(build("convnext_atto", 4, 8), eight / "best_model.pth")
+    mappings = json.loads((eight / "class_mappings.json").read_text())
+    from models.data import read_dataset
+
+    assert any(s.azimuth == "Normal" for s in read_dataset(root / "data" / "benchmark").samples)
+    mappings["azimuth"] = {str(i): n for i, n in enumerate(["E", "N", "NE", "NW", "S", "SE", "SW", "W"])}
+    (eight / "class_mappings.json").write_text(json.dumps(mappings))
+    drop(root, eight, "eight-classes")
+    site(*WATCH)
+    text = reason(root, ".done", "convnext_v1.0.0")
+    assert text.startswith("rejected: cannot be evaluated on the holdout")
+    drop(root, candidates[0], "next")
+    site(*WATCH)
+    assert "promoted" in reason(root, ".done", "convnext_v1.0.1")
