@@ -22,16 +22,17 @@ from cli.app import app
 
 # A small backbone that learns from random initialisation within the CPU budget (ImageNet
 # weights cannot be downloaded here; ConvNeXt from scratch needs far more steps than a demo has).
-# SPEC section 8 defaults, except the false-positive tolerance: the synthetic holdout has about
-# 120 Normal samples, so 1 point is ~1 image; a weak first model that calls almost everything
-# Normal would otherwise block every better successor on a single false alarm.
+# SPEC section 8 defaults, except the false-positive tolerance: the first model here is trained
+# for one epoch and calls most events Normal (false-positive rate near 0, Large recall low);
+# any model that really detects events raises a few false alarms, and on the ~120 Normal images
+# of this holdout one point is about one image. The default (1.0) would keep the weak model.
 POLICY = """min_gain = 0.005
 significance_level = 0.05
 strict = false
 [tolerances]
 magnitude_accuracy_drop = 1.0
 large_recall_drop = 2.0
-false_positive_rate_rise = 5.0
+false_positive_rate_rise = 10.0
 """
 SMALL = ["--architecture", "resnet10t", "--image-size", "64", "--batch-size", "16"]
 
@@ -68,13 +69,13 @@ def main() -> None:
     print(f"\nThe decision policy for this demo ({policy}):\n{POLICY}")
 
     banner("v1.0.0: trained from scratch; with no champion yet it becomes the champion")
-    run(*r, "train", "--data", str(data / "base"), "--from", "none", "--epochs", "2", "--lr", "0.001", *SMALL)
+    run(*r, "train", "--data", str(data / "base"), "--from", "none", "--epochs", "1", "--lr", "0.001", *SMALL)
     run(*r, "evaluate", "--data", str(data / "holdout"))
     run(*r, "decide", "--policy", str(policy))
 
     banner("Scenario 1: new events arrive; v1.0.1 is fine-tuned from the champion, wins, is promoted")
     run(*r, "train", "--data", str(data / "base"), "--data", str(data / "new-events"), "--from",
-        "champion", "--epochs", "6", "--lr", "0.0005", *SMALL)
+        "champion", "--epochs", "8", "--lr", "0.0005", *SMALL)
     run(*r, "evaluate", "--data", str(data / "holdout"))  # challenger and champion, same holdout
     run(*r, "decide", "--policy", str(policy))
 
@@ -86,7 +87,11 @@ def main() -> None:
 
     banner("Scenario 3: false positives rise in production; roll back to the previous champion")
     run(*r, "rollback", "--list")
-    run(*r, "rollback", "--reason", "false positives rose in production", "--severity", "CRITICAL")
+    if _has_previous_champion(root):
+        run(*r, "rollback", "--reason", "false positives rose in production", "--severity", "CRITICAL")
+    else:  # training is deterministic per machine, not across CPUs: say so instead of failing
+        print("\n(on this machine v1.0.1 did not beat v1.0.0 by the rule, so there is no earlier "
+              "champion to roll back to; the rejection above says why)")
 
     banner("Compare two versions, on the holdout and on one specific event")
     run(*r, "compare", "1.0.0", "1.0.1")
@@ -102,6 +107,12 @@ def main() -> None:
     run(*r, "replay")
     run(*r, "verify")
     print(f"\nDone in {time.monotonic() - started:.0f} s. Explore it: lifecycle --root {root} status")
+
+
+def _has_previous_champion(root: Path) -> bool:
+    from service.engine import Engine
+
+    return Engine(root).state().previous_champion() is not None
 
 
 def _first_event(folder: Path) -> str:

@@ -1,4 +1,4 @@
-"""Importing the original system's real files (shared/fixtures/seed_registry)."""
+"""Importing the original system's real files (a copy of shared/fixtures/seed_registry)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Cli
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed_registry"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "seed_registry"
 
 
 @pytest.fixture
