@@ -25,18 +25,12 @@ from lifecycle.errors import Conflict
 from projections.registry import REGISTRY_PATH, registry_bytes
 from service.engine import Engine
 from tests.conftest import Cli
-from tests.helpers.workload import REPO, evaluation, fake_submit, prepare
+from tests.helpers.workload import REPO, evaluation, fake_submit, prepare, spawn
 
 WRITERS = 4
 COMMANDS = 25
 TIMEOUT_S = 120
 
-
-def _spawn(mode: str, root: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.workload", mode, str(root), *args],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
 
 
 @contextmanager
@@ -107,10 +101,10 @@ def test_concurrent_writers_lose_nothing_and_never_interleave(tmp_path: Path) ->
     setup = len(list(Engine(root).records()))
     go, stop = tmp_path / "go", tmp_path / "stop"
     with _children() as procs:
-        reader = _spawn("read", root, str(stop))
+        reader = spawn("read", root, str(stop))
         procs.append(reader)
         for n in range(WRITERS):
-            procs.append(_spawn("evaluate", root, f"w{n}", str(COMMANDS), str(go)))
+            procs.append(spawn("evaluate", root, f"w{n}", str(COMMANDS), str(go)))
         for proc in procs:
             _ready(proc)
         go.touch()
@@ -142,7 +136,7 @@ def test_optimistic_writers_retry_conflicts_and_apply_each_command_once(
     conflicts = 0
     with _children() as procs:
         for n in range(writers):
-            procs.append(_spawn("optimistic", root, f"o{n}", str(commands), str(go)))
+            procs.append(spawn("optimistic", root, f"o{n}", str(commands), str(go)))
         for proc in procs:
             _ready(proc)
         go.touch()
@@ -172,7 +166,7 @@ def test_racing_commands_are_decided_one_after_another(tmp_path: Path, kind: str
     outs = []
     with _children() as procs:
         for n in range(WRITERS):
-            procs.append(_spawn("race", root, kind, f"racer{n}", str(go)))
+            procs.append(spawn("race", root, kind, f"racer{n}", str(go)))
         for proc in procs:
             _ready(proc)
         go.touch()
@@ -195,7 +189,7 @@ def test_writer_lock_excludes_other_processes(tmp_path: Path) -> None:
     go.touch()
     with _children() as procs:
         with engine.log.writing():
-            proc = _spawn("evaluate", root, "blocked", "1", str(go))
+            proc = spawn("evaluate", root, "blocked", "1", str(go))
             procs.append(proc)
             _ready(proc)
             time.sleep(0.5)
@@ -238,7 +232,7 @@ def test_stale_expected_seq_between_processes(tmp_path: Path) -> None:
     go = tmp_path / "go"
     go.touch()
     with _children() as procs:
-        proc = _spawn("evaluate", root, "other", "1", str(go))
+        proc = spawn("evaluate", root, "other", "1", str(go))
         procs.append(proc)
         _ready(proc)
         _finish(proc)

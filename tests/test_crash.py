@@ -29,17 +29,11 @@ from projections.layout import PRODUCTION_LINK, PRODUCTION_TARGET
 from projections.registry import REGISTRY_PATH, registry_bytes
 from service.engine import Engine
 from service.verify import verify
-from tests.helpers.workload import REPO, copy_root, evaluation, fake_submit, prepare
+from tests.helpers.workload import REPO, copy_root, evaluation, fake_submit, prepare, spawn
 
 ROUNDS = 20
 MAX_DELAY_S = 0.25
 
-
-def _start(mode: str, root: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.workload", mode, str(root), *args],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
 
 
 def _kill_at_random(
@@ -116,7 +110,7 @@ def _crash_rounds(root: Path, mode: str, seed: int, *args: str) -> dict[str, int
     stats = {"acked": 0, "torn_tails": 0, "rounds_without_ack": 0, "stale_projection": 0,
              "unacked_commits": 0}
     for n in range(ROUNDS):
-        proc = _start(mode, root, *args)
+        proc = spawn(mode, root, *args)
         try:
             # every other round lets the child finish one command first, so the
             # children are sure to make progress however slow this machine is

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,14 @@ from models.classes import AZIMUTH_CLASSES, MAGNITUDE_CLASSES
 from service.engine import Engine, Outcome
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def spawn(mode: str, root: Path, *args: str) -> subprocess.Popen[bytes]:
+    """Start ``python -m tests.helpers.workload MODE ROOT ...`` (the tests' child process)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.workload", mode, str(root), *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
 CLASSES = {"magnitude": list(MAGNITUDE_CLASSES), "azimuth": list(AZIMUTH_CLASSES)}
 METRICS = {"magnitude_accuracy": 90.0, "azimuth_accuracy": 60.0}
 ACTOR = "tester@crash"
