@@ -263,10 +263,9 @@ def _replay(results: dict[str, Any]) -> list[str]:
         m = median(times)
         out.append(f"| {stage} | {fmt_s(m)} | {_rate(small.lines / m)} | "
                    f"{_rate(small.events / m)} | {', '.join(f'{v:.3f}' for v in times)} |")
-    out += ["", "A `replay` process does more than `Engine.state`: it takes the writer lock "
-            "(`JsonlLog.writing()`, whose torn-tail recovery reads the log), folds, then "
-            "reconciles the folders (`Engine.project`); the profile below shows how often "
-            "the log is scanned.", ""]
+    out += ["", "A `replay` process does more than `Engine.state`: it takes the writer lock, "
+            "folds (recovering a torn tail in the same read), then reconciles the folders "
+            "(`Engine.project`); the profile below shows where the time goes.", ""]
     return out
 
 

@@ -113,8 +113,7 @@ class Daemon:
                 self.tick()
 
     def _next_check(self) -> float:
-        waiting = [d for d in box.drops(self.options.inbox)]
-        return min(self.settings.quiet_seconds, HOUR) if waiting else HOUR
+        return min(self.settings.quiet_seconds, HOUR) if box.drops(self.options.inbox) else HOUR
 
     def tick(self) -> None:
         """One pass over everything that may need doing; each step is safe to repeat."""
@@ -230,7 +229,7 @@ class Daemon:
                          policy=self.options.policy, device=self.options.device,
                          progress=self.hooks.evaluation)
             except UserError as exc:
-                if challenger.model_id not in need or _is_interruption(exc):
+                if challenger.model_id not in need or isinstance(exc, LogUnwritable):
                     raise
                 return self._reject_unevaluable(challenger.model_id, exc)
         outcome = decide(self.engine, self.options.policy, self.options.dataset)
@@ -284,13 +283,13 @@ class Daemon:
         """Due when enough pool events have not been tried by any training yet (a rejected
         challenger's events stay in the pool, but do not trigger the same training again)."""
         triggers = self.settings.triggers
-        tried = _last_training_events(state)
+        newest = _newest_model(state)
+        tried = set(newest.training_data.get("events_included", ())) if newest else set()
         waiting = sum(1 for k, e in state.pool.items() if e.get("images") and k not in tried)
         if waiting and waiting >= triggers.min_new_events:
             return f"{waiting} new events in the pool (trigger: {triggers.min_new_events})"
-        last = last_training(self.engine)
-        if last is not None and waiting:
-            days = (time.time() - last) / 86400
+        if newest is not None and waiting:
+            days = (time.time() - datetime.fromisoformat(newest.created_at).timestamp()) / 86400
             if days >= triggers.max_days_between_training:
                 return f"{days:.0f} days since the last training (trigger: {triggers.max_days_between_training:g})"
         return None
@@ -315,27 +314,10 @@ class Daemon:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _is_interruption(exc: UserError) -> bool:
-    return isinstance(exc, LogUnwritable)
-
-
-def _last_training_events(state: Any) -> set[str]:
+def _newest_model(state: Any) -> Any:
+    """The most recently trained (or imported) model: the last training the pool has seen."""
     records = list(state.models.values())
-    if not records:
-        return set()
-    newest = max(records, key=lambda m: (m.created_at, m.parsed_version))
-    return set(newest.training_data.get("events_included", ()))
-
-
-def last_training(engine: Engine) -> float | None:
-    """Unix time of the newest ``trained`` or ``imported`` event, if any."""
-    newest = None
-    for record in engine.records():
-        if any(e["type"] in ("trained", "imported") for e in record["events"]):
-            newest = record["time"]
-    if newest is None:
-        return None
-    return datetime.fromisoformat(newest).timestamp()
+    return max(records, key=lambda m: (m.created_at, m.parsed_version)) if records else None
 
 
 @contextlib.contextmanager
