@@ -12,6 +12,7 @@ Guarantees:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -47,6 +48,25 @@ def frame_hash(line: bytes) -> str | None:
     if hashlib.sha256(body).hexdigest().encode() != claimed:
         return None
     return claimed.decode()
+
+
+def claimed_hash(line: bytes) -> str | None:
+    """The hash a framed line claims, not checked (the caller has it checked elsewhere)."""
+    return line[-67:-3].decode() if has_frame(line) else None
+
+
+def first_bad_hash(lines: Iterable[bytes], size: int) -> int:
+    """The number of the first framed line within the first ``size`` bytes whose hash
+    does not match its body; 0 when there is none. Unframed lines are skipped: the
+    reader judges those (torn tail or corruption)."""
+    seen = 0
+    for number, line in enumerate(lines, start=1):
+        if seen >= size:
+            break
+        seen += len(line)
+        if has_frame(line) and frame_hash(line) is None:
+            return number
+    return 0
 
 
 def decode(line: bytes) -> dict[str, Any]:

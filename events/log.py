@@ -27,7 +27,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from events.codec import GENESIS, SCHEMA_VERSION, decode, encode, frame_hash, has_frame
+from events._hashcheck import HashCheck
+from events.codec import (
+    GENESIS,
+    SCHEMA_VERSION,
+    claimed_hash,
+    decode,
+    encode,
+    frame_hash,
+    has_frame,
+)
 from lifecycle.errors import Conflict, LogCorrupt, LogUnwritable
 
 Record = dict[str, Any]
@@ -66,20 +75,27 @@ class EventLog(Protocol):
     def writing(self) -> contextlib.AbstractContextManager[None]: ...
 
 
-def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail]) -> Iterator[Record]:
+def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail],
+         hashed: bool = True) -> Iterator[Record]:
     """Yield verified records; collect damage; leave the last good position in ``tail``.
 
     Stops at the first damaged line; whether it is a torn tail or corruption is decided
-    by looking at what follows (``classify``).
+    by looking at what follows (``classify``). ``hashed=False`` checks frames and chain
+    links only: the caller has every line's hash checked elsewhere (``HashCheck``).
     """
     seq, prev, offset = 0, GENESIS, 0
+    digest_of = frame_hash if hashed else claimed_hash
     try:
         for number, line in enumerate(lines, start=1):
-            digest = frame_hash(line)
+            digest = digest_of(line)
             if digest is None:
                 problems.append(Damage(number, _why(line), offset, has_frame(line)))
                 break
-            record = decode(line)
+            try:
+                record = decode(line)
+            except ValueError:  # only without the hash checked here: a framed line that lies
+                problems.append(Damage(number, "hash mismatch (not JSON)", offset, True))
+                break
             if record.get("seq") != seq + 1 or record.get("prev") != prev:
                 problems.append(Damage(number, "broken chain (seq or prev hash)", offset, True))
                 break
@@ -162,9 +178,16 @@ class JsonlLog:
         with self._shared():
             problems: list[Damage] = []
             tail = [Tail(0, GENESIS, 0)]
-            with _open_or_empty(self.path) as lines:
-                yield from scan(lines, problems, tail)
-                damage = self._classify(problems, lines)
+            check = HashCheck.start(self.path)
+            try:
+                with _open_or_empty(self.path) as lines:
+                    yield from scan(lines, problems, tail, hashed=check is None)
+                    damage = self._classify(problems, lines)
+                if check is not None and (bad := check.first_bad(tail[0].seq)):
+                    damage = Damage(bad, "hash mismatch", 0, True)
+            finally:
+                if check is not None:
+                    check.stop()
             if damage is not None and damage.framed:
                 raise LogCorrupt(damage.line, damage.why)
             if damage is not None and self._held is not None:

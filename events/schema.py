@@ -68,11 +68,13 @@ class Metrics(_Frozen):
 
 
 class Composite(_Frozen):
-    """The composite score and the (rescaled) weights that produced it."""
+    """The composite score and the (rescaled) weights that produced it. The formula is
+    the policy's (``lifecycle.policy.FORMULA``); decisions record it, evaluations written
+    before schema 1.1 of this object carried it on every line too."""
 
     score: Annotated[float, Field(ge=0.0, le=1.0)]
     weights: dict[str, float]
-    formula: str
+    formula: str | None = None
 
 
 class Evaluation(_Frozen):

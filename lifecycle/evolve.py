@@ -38,11 +38,13 @@ def apply_commit(state: State, record: Mapping[str, Any]) -> State:
     at = record["time"]
     for event in record["events"]:
         state = evolve(state, event, at)
-    return state._replace(seq=record["seq"], head=record["hash"], last_time=at)
+    return state.at_position(record["seq"], record["hash"], at)
 
 
 def _put(state: State, record: ModelRecord, **changes: Any) -> State:
-    return state._replace(models=state.models.set(record.model_id, record), **changes)
+    if changes:
+        return state._replace(models=state.models.set(record.model_id, record), **changes)
+    return state.with_models(state.models.set(record.model_id, record))
 
 
 def _trained(state: State, e: Json, at: str) -> State:
@@ -72,13 +74,11 @@ def _trained(state: State, e: Json, at: str) -> State:
 def _evaluated(state: State, e: Json, at: str) -> State:
     record = state.models[e["model_id"]]
     key = evaluation_key(e["dataset"], e.get("dataset_digest"))
-    evaluation = {k: v for k, v in e.items() if k not in ("type", "model_id")}
+    evaluation = dict(e)
+    del evaluation["type"], evaluation["model_id"]
     evaluation["seq"] = state.seq + 1
     evaluation["at"] = at
-    updated = record._replace(
-        evaluations=_set(record.evaluations, key, evaluation), latest_evaluation=key
-    )
-    return _put(state, updated)
+    return _put(state, record.with_evaluation(key, evaluation))
 
 
 def _promoted(state: State, e: Json, at: str) -> State:
@@ -209,10 +209,6 @@ def _without(pool: Any, event_ids: Any) -> Any:
         if event_id in pool:
             pool = pool.delete(event_id)
     return pool
-
-
-def _set(mapping: Mapping[str, Json], key: str, value: Json) -> Mapping[str, Json]:
-    return {**mapping, key: value}
 
 
 _EVOLVERS: dict[str, Evolver] = {

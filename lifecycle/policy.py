@@ -99,7 +99,7 @@ class Policy:
             raise UserError("no metric with a non-zero weight; cannot compute a composite score")
         used = {name: round(self.weights[name] / total, 6) for name in present}
         score = sum(self.weights[n] / total * _term(n, v) for n, v in present.items())
-        return {"score": round(min(1.0, max(0.0, score)), 6), "weights": used, "formula": FORMULA}
+        return {"score": round(min(1.0, max(0.0, score)), 6), "weights": used}
 
     def judge(
         self,

@@ -47,6 +47,12 @@ class ModelRecord(NamedTuple):
     decision: Json | None = None
     warnings: tuple[str, ...] = ()
 
+    def with_evaluation(self, key: str, evaluation: Json) -> ModelRecord:
+        """This record with ``evaluation`` as the latest one (``_replace`` without its cost:
+        replay folds one of these per evaluated event)."""
+        return ModelRecord._make((*self[:_EVALUATIONS], {**self.evaluations, key: evaluation}, key,
+                                  *self[_EVALUATIONS + 2:]))
+
     @property
     def parsed_version(self) -> Version:
         return parse_version(self.version)
@@ -70,6 +76,10 @@ class ModelRecord(NamedTuple):
         return max(matches, key=lambda e: e["seq"]) if matches else None
 
 
+_EVALUATIONS = ModelRecord._fields.index("evaluations")
+assert ModelRecord._fields[_EVALUATIONS + 1] == "latest_evaluation"
+
+
 def evaluation_key(dataset: str, digest: str | None) -> str:
     return f"{dataset}@{digest or '-'}"
 
@@ -86,6 +96,13 @@ class State(NamedTuple):
     pool: immutables.Map[str, Json] = immutables.Map()
     data: immutables.Map[str, Json] = immutables.Map()
     alert: Json | None = None
+
+    def with_models(self, models: immutables.Map[str, ModelRecord]) -> State:
+        return State._make((models, *self[1:]))
+
+    def at_position(self, seq: int, head: str, last_time: str) -> State:
+        """This state moved to a commit (the fold's cheapest step, taken once per line)."""
+        return State._make((*self[:_SEQ], seq, head, last_time, *self[_SEQ + 3:]))
 
     def get(self, model_id: str) -> ModelRecord:
         record = self.models.get(model_id)
@@ -141,3 +158,7 @@ class State(NamedTuple):
             if record.status == "archived" and record.weights is not None:
                 return record
         return None
+
+
+_SEQ = State._fields.index("seq")
+assert State._fields[0] == "models" and State._fields[_SEQ:_SEQ + 3] == ("seq", "head", "last_time")

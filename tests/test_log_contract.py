@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from events._hashcheck import HashCheck
 from events.codec import GENESIS, encode, frame_hash
 from events.log import Draft, EventLog, JsonlLog, MemoryLog
 from events.store import BlobStore
@@ -179,3 +180,36 @@ def test_lines_are_appended_with_fsync(tmp_path: Path, monkeypatch: pytest.Monke
     log = JsonlLog(tmp_path / "events.jsonl")
     _append(log, 1, 0)
     assert calls, "append returned without fsync"
+
+
+def _outcome(log: JsonlLog) -> list[int] | str:
+    try:
+        return [r["seq"] for r in log.read()]
+    except LogCorrupt as exc:
+        return f"corrupt at line {exc.line}"
+
+
+def test_hash_check_in_a_second_process_gives_the_same_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large logs have their hashes checked by ``events._hashcheck`` beside the parse;
+    for every flipped byte the verdict must be the in-process one."""
+    log, data = _jsonl_with(tmp_path, 4)
+    started = []
+    original = HashCheck.start.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[HashCheck], path: Path) -> HashCheck | None:
+        check = original(cls, path)
+        started.append(check is not None)
+        return check  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(HashCheck, "start", classmethod(counted))
+    verdicts = 0
+    for offset, flipped in _flip_each_byte(data):
+        log.path.write_bytes(flipped)
+        monkeypatch.setattr(HashCheck, "PARALLEL_FROM", 1 << 40)
+        in_process = _outcome(JsonlLog(log.path))
+        monkeypatch.setattr(HashCheck, "PARALLEL_FROM", 0)
+        assert _outcome(JsonlLog(log.path)) == in_process, offset
+        verdicts += isinstance(in_process, str)
+    assert verdicts > 10 and started.count(True) == len(started) // 2
