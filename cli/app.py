@@ -31,6 +31,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 Root = Annotated[Path, typer.Option("--root", envvar="LIFECYCLE_ROOT",
                                     help="Registry root (default: current folder).")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+Limit = Annotated[int | None, typer.Option(
+    min=0, help="Rows to show (default: 100 in tables, all with --json; 0: all).")]
+TABLE_ROWS = 100
 ExpectSeq = Annotated[int | None, typer.Option(
     "--expect-seq", help="Fail if the log is no longer at this commit (scripts).")]
 
@@ -264,12 +267,18 @@ def status(
 
 
 @command("list")
-def list_models(json_output: Json = False) -> None:
+def list_models(json_output: Json = False, limit: Limit = None) -> None:
     """All models, champion first (the default for operations)."""
     from projections.views import selection_list
 
     rows = selection_list(engine().state())
-    render.emit_json(rows) if json_output else render.selection(rows)
+    shown = rows[:_limit(limit, json_output) or None]
+    render.emit_json(shown) if json_output else render.selection(shown, len(rows))
+
+
+def _limit(limit: int | None, json_output: bool) -> int:
+    """How many rows to show; 0 means all."""
+    return limit if limit is not None else (0 if json_output else TABLE_ROWS)
 
 
 @command()
@@ -279,15 +288,20 @@ def history(
     since: Annotated[str | None, typer.Option(help="Only from this time (UTC).")] = None,
     actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
     json_output: Json = False,
+    limit: Annotated[int | None, typer.Option(
+        min=0, help="The latest rows to show (default: 100 in tables, all with --json; 0: all).")] = None,
 ) -> None:
     """The audit trail: who did what, when and why."""
     from projections.views import history_rows, parse_time
 
     eng = engine()
     model_id = eng.state().resolve(model).model_id if model else None
-    rows = list(history_rows(eng.records(), model_id=model_id, event_type=type_,
+    records = eng.records_about(model_id) if model_id else eng.records()
+    rows = list(history_rows(records, model_id=model_id, event_type=type_,
                              since=parse_time(since) if since else None, actor=actor))
-    render.emit_json(rows) if json_output else render.history(rows)
+    keep = _limit(limit, json_output)
+    shown = rows[-keep:] if keep else rows
+    render.emit_json(shown) if json_output else render.history(shown, len(rows))
 
 
 @command()

@@ -78,12 +78,14 @@ def status(view: Mapping[str, Any]) -> None:
                   f"last update {log['last_updated'] or '-'}")
 
 
-def selection(rows: Sequence[Mapping[str, Any]]) -> None:
+def selection(rows: Sequence[Mapping[str, Any]], total: int) -> None:
     table("Models (champion first: the default for operations)",
           ["", "model", "version", "role", "mag %", "azi %", "composite", "path"],
           [("*" if r["default"] else "", r["model_id"], r["version"], r["role"],
             pct(r["magnitude_accuracy"]), pct(r["azimuth_accuracy"]),
             score(r["composite_score"]), r["path"]) for r in rows])
+    if total > len(rows):
+        say(f"showing the first {len(rows)} of {total} models; --limit 0 shows all")
 
 
 def rollback_targets(rows: Sequence[Mapping[str, Any]]) -> None:
@@ -99,10 +101,12 @@ def rollback_targets(rows: Sequence[Mapping[str, Any]]) -> None:
         say(f"     Mag: {pct(m.get('magnitude_accuracy'))}%, Azi: {pct(m.get('azimuth_accuracy'))}%")
 
 
-def history(rows: Sequence[Mapping[str, Any]]) -> None:
+def history(rows: Sequence[Mapping[str, Any]], total: int) -> None:
     table("History", ["seq", "time", "actor", "event", "model", "reason / detail"],
           [(r["seq"], r["time"][:19], r["actor"], r["type"], r["model_id"],
             "; ".join(x for x in (r["reason"], r["detail"]) if x)) for r in rows])
+    if total > len(rows):
+        say(f"showing the latest {len(rows)} of {total} events; --limit 0 shows all")
 
 
 def decision(record: Mapping[str, Any]) -> None:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from events._hashcheck import HashCheck
 from events.codec import (
@@ -53,9 +54,16 @@ class Draft(NamedTuple):
 
 
 class Tail(NamedTuple):
+    """A position in the log: the last good commit and where its line lies."""
+
     seq: int
     hash: str
     size: int  # bytes of good lines
+    start: int = 0  # where the last good line starts
+
+
+class StaleAnchor(Exception):
+    """The line a cached position names no longer carries its hash (or is gone)."""
 
 
 class Damage(NamedTuple):
@@ -70,23 +78,28 @@ class EventLog(Protocol):
 
     def read(self) -> Iterator[Record]: ...
 
+    def read_after(self, anchor: Tail) -> Iterator[Record]: ...
+
+    def position(self) -> Tail | None: ...
+
     def append(self, draft: Draft, expected_seq: int) -> Record: ...
 
     def writing(self) -> contextlib.AbstractContextManager[None]: ...
 
 
 def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail],
-         hashed: bool = True) -> Iterator[Record]:
+         hashed: bool = True, starts: list[int] | None = None) -> Iterator[Record]:
     """Yield verified records; collect damage; leave the last good position in ``tail``.
 
     Stops at the first damaged line; whether it is a torn tail or corruption is decided
     by looking at what follows (``classify``). ``hashed=False`` checks frames and chain
     links only: the caller has every line's hash checked elsewhere (``HashCheck``).
+    ``starts``, when given, receives the offset of each yielded record's line.
     """
-    seq, prev, offset = 0, GENESIS, 0
+    seq, prev, offset, start = tail[0]
     digest_of = frame_hash if hashed else claimed_hash
     try:
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate(lines, start=seq + 1):
             digest = digest_of(line)
             if digest is None:
                 problems.append(Damage(number, _why(line), offset, has_frame(line)))
@@ -99,11 +112,12 @@ def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail],
             if record.get("seq") != seq + 1 or record.get("prev") != prev:
                 problems.append(Damage(number, "broken chain (seq or prev hash)", offset, True))
                 break
-            seq, prev, offset = seq + 1, digest, offset + len(line)
+            seq, prev, offset, start = seq + 1, digest, offset + len(line), offset
+            if starts is not None:
+                starts.append(start)
             yield record
     finally:
-        if seq:
-            tail[0] = Tail(seq, prev, offset)
+        tail[0] = Tail(seq, prev, offset, start)
 
 
 def _why(line: bytes) -> str:
@@ -128,11 +142,25 @@ class MemoryLog:
         self._lock = threading.RLock()
 
     def read(self) -> Iterator[Record]:
+        return self._read(Tail(0, GENESIS, 0))
+
+    def read_after(self, anchor: Tail) -> Iterator[Record]:
+        lines = list(self.lines)
+        if anchor.seq and (len(lines) < anchor.seq or frame_hash(lines[anchor.seq - 1]) != anchor.hash):
+            raise StaleAnchor(f"commit {anchor.seq} is not the one cached")
+        return self._read(anchor, lines[anchor.seq:])
+
+    def _read(self, start: Tail, lines: list[bytes] | None = None) -> Iterator[Record]:
         problems: list[Damage] = []
-        tail = [Tail(0, GENESIS, 0)]
-        yield from scan(list(self.lines), problems, tail)
+        yield from scan(list(self.lines) if lines is None else lines, problems, [start])
         if problems:
             raise LogCorrupt(problems[0].line, problems[0].why)
+
+    def position(self) -> Tail | None:
+        tail = [Tail(0, GENESIS, 0)]
+        for _ in scan(list(self.lines), [], tail):
+            pass
+        return tail[0]
 
     def writing(self) -> contextlib.AbstractContextManager[None]:
         @contextlib.contextmanager
@@ -175,13 +203,45 @@ class JsonlLog:
         A torn tail is skipped; under the writer lock it is also moved aside (recovery in
         the same pass as the read), without it it is left for the next writer.
         """
+        return self._read(None)
+
+    def read_after(self, anchor: Tail) -> Iterator[Record]:
+        """The commits after ``anchor`` (a cached position, ENGINEERING rule 12): its line is
+        read again first and must still be there with its hash, else ``StaleAnchor``. Lines
+        before it are not read (``verify`` and ``replay`` read everything)."""
+        return self._read(anchor)
+
+    def position(self) -> Tail | None:
+        """Where the last read or append left the log (None before any)."""
+        return self._tail
+
+    def read_located(self, anchor: Tail | None) -> Iterator[tuple[int, Record]]:
+        """``(line offset, record)`` for every commit (after ``anchor`` when given)."""
+        starts: list[int] = []
+        for record in self._read(anchor, starts):
+            yield starts.pop(), record
+
+    def read_at(self, starts: Iterable[int]) -> Iterator[Record]:
+        """The commits whose lines start at these offsets (from ``read_located``), each
+        hash-checked again; ``StaleAnchor`` when an offset no longer starts a good line."""
+        with self._shared(), open(self.path, "rb") as f:
+            for start in starts:
+                f.seek(start)
+                line = f.readline()
+                if frame_hash(line) is None:
+                    raise StaleAnchor(f"no commit starts at byte {start} any more")
+                yield decode(line)
+
+    def _read(self, anchor: Tail | None, starts: list[int] | None = None) -> Iterator[Record]:
         with self._shared():
             problems: list[Damage] = []
-            tail = [Tail(0, GENESIS, 0)]
-            check = HashCheck.start(self.path)
+            tail = [anchor or Tail(0, GENESIS, 0)]
+            check = HashCheck.start(self.path) if anchor is None else None
             try:
                 with _open_or_empty(self.path) as lines:
-                    yield from scan(lines, problems, tail, hashed=check is None)
+                    if anchor is not None:
+                        _check_anchor(lines, anchor)
+                    yield from scan(lines, problems, tail, hashed=check is None, starts=starts)
                     damage = self._classify(problems, lines)
                 if check is not None and (bad := check.first_bad(tail[0].seq)):
                     damage = Damage(bad, "hash mismatch", 0, True)
@@ -255,7 +315,7 @@ class JsonlLog:
         record = draft_record(draft, tail)
         line, digest = encode(record)
         self._durable_append(line)
-        self._tail = Tail(tail.seq + 1, digest, tail.size + len(line))
+        self._tail = Tail(tail.seq + 1, digest, tail.size + len(line), tail.size)
         return decode(line)
 
     def _durable_append(self, line: bytes) -> None:
@@ -291,13 +351,24 @@ class JsonlLog:
 
 
 @contextlib.contextmanager
-def _open_or_empty(path: Path) -> Iterator[Iterator[bytes]]:
-    """The lines of a file (none if it does not exist)."""
+def _open_or_empty(path: Path) -> Iterator[BinaryIO]:
+    """The file to read lines from (an empty one if it does not exist)."""
     if not path.exists():
-        yield iter(())
+        yield io.BytesIO()
         return
     with open(path, "rb", buffering=1 << 20) as f:
-        yield iter(f)
+        yield f
+
+
+def _check_anchor(f: BinaryIO, anchor: Tail) -> None:
+    """Position ``f`` after the anchor's line once that line proved to be the same."""
+    if anchor.seq == 0:
+        return
+    f.seek(anchor.start)
+    line = f.readline(anchor.size - anchor.start + 1)
+    if (len(line) != anchor.size - anchor.start or frame_hash(line) != anchor.hash
+            or decode(line).get("seq") != anchor.seq):
+        raise StaleAnchor(f"commit {anchor.seq} is not where or what the cache says")
 
 
 def fsync_dir(path: Path) -> None:

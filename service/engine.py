@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from events.log import Draft, EventLog, JsonlLog, Record, fsync_dir
+from events.log import Draft, EventLog, JsonlLog, Record, StaleAnchor, fsync_dir
 from lifecycle.errors import LogCorrupt, UserError
 from lifecycle.evolve import apply_commit
 from lifecycle.state import State
 from lifecycle.transitions import InvalidTransition
+from projections import snapshot
 from projections.registry import REGISTRY_PATH
 
 if TYPE_CHECKING:
@@ -74,10 +75,12 @@ class ProjectionFailed(UserError):
 
 
 def fold(
-    records: Iterable[Record], *, at_seq: int | None = None, as_of: str | None = None
+    records: Iterable[Record], *, at_seq: int | None = None, as_of: str | None = None,
+    start: State | None = None,
 ) -> State:
-    """The state after the given commits (stopping at a commit number or a time)."""
-    state = State()
+    """The state after the given commits (stopping at a commit number or a time), folded
+    onto ``start`` (a cached state) or the empty state."""
+    state = start or State()
     for record in records:
         if (at_seq is not None and record["seq"] > at_seq) or (
             as_of is not None and record["time"] > as_of
@@ -145,10 +148,39 @@ class Engine:
         self.require_root()
         return self.log.read()
 
-    def state(self, *, at_seq: int | None = None, as_of: str | None = None) -> State:
-        """The state after every commit, or as it was at a commit or a time."""
+    def records_about(self, model_id: str) -> list[Record]:
+        """The commits with an event about one model (through the history index)."""
         self.require_root()
-        return fold(self.log.read(), at_seq=at_seq, as_of=as_of)
+        if not isinstance(self.log, JsonlLog):
+            return [r for r in self.log.read() if any(e.get("model_id") == model_id for e in r["events"])]
+        from projections.history_index import records_about
+
+        return records_about(self.root, self.log, model_id)
+
+    def state(self, *, at_seq: int | None = None, as_of: str | None = None) -> State:
+        """The state after every commit, or as it was at a commit or a time.
+
+        The current state starts from the cached one (``projections.snapshot``) when its
+        commit is still in the log with its hash, and folds only what came after.
+        """
+        self.require_root()
+        if at_seq is not None or as_of is not None:
+            return fold(self.log.read(), at_seq=at_seq, as_of=as_of)
+        cached = snapshot.load(self.root)
+        state = None
+        if cached is not None:
+            with contextlib.suppress(StaleAnchor):
+                state = fold(self.log.read_after(cached.anchor), start=cached.state)
+        if state is None:
+            cached, state = None, fold(self.log.read())
+        if snapshot.due(cached, state):
+            self._cache(state)
+        return state
+
+    def _cache(self, state: State) -> None:
+        position = self.log.position()
+        if position is not None and position.seq == state.seq:
+            snapshot.save(self.root, position, state)
 
     # -- writing --------------------------------------------------------------------
     def execute(
@@ -183,6 +215,8 @@ class Engine:
                         f"committed as commit {record['seq']}, but the folders could not be updated "
                         f"({exc}); do not repeat the command: run 'lifecycle replay'"
                     ) from exc
+            if state.seq % snapshot.SAVE_AFTER == 0:
+                self._cache(state)
             outcome = Outcome(record, state, changes)
         self._notify(record)
         return outcome
@@ -208,7 +242,9 @@ class Engine:
         self.require_root()
         with self.log.writing():
             state = self._fold()
-            return state, self.project(state)
+            changes = self.project(state)
+            self._cache(state)
+            return state, changes
 
     def project(self, state: State) -> list[str]:
         from projections.layout import desired_tree

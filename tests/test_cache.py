@@ -1,0 +1,153 @@
+"""The state snapshot and the history index are only caches (ENGINEERING.md rule 12).
+
+Whatever the cache holds (nothing, the current state, a stale one, garbage, a file from
+other fold code, offsets into a rewritten log), every reading command answers exactly as a
+full fold and a full scan of the log do.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from lifecycle.commands import Promote, Reject, Rollback
+from projections import history_index, snapshot
+from projections.registry import registry_bytes
+from service.engine import Engine, fold
+from tests.helpers.workload import evaluation, fake_submit, prepare
+
+
+@pytest.fixture
+def small_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Write the caches after every few commits instead of every thousand."""
+    monkeypatch.setattr(snapshot, "SAVE_AFTER", 3)
+    monkeypatch.setattr(history_index, "SAVE_AFTER", 3)
+
+
+def _busy(root: Path) -> Engine:
+    engine = prepare(root, champions=3)
+    for n in range(4):
+        engine.execute(fake_submit(engine, f"more {n}"))
+        engine.execute(evaluation("challenger", "benchmark", 80.0 + n))
+        engine.execute(evaluation("champion", "benchmark", 85.0))
+        engine.execute(Reject(ref="challenger", reason=f"worse {n}") if n % 2 else
+                       Promote(ref="challenger", reason=f"better {n}"))
+    engine.execute(Rollback(ref=None, reason="drift"))
+    return engine
+
+
+def _full(engine: Engine) -> bytes:
+    return registry_bytes(fold(engine.log.read()))
+
+
+def test_snapshot_round_trips_to_the_same_state(tmp_path: Path) -> None:
+    state = fold(_busy(tmp_path / "r").log.read())
+    again = snapshot.state_from_json(orjson.loads(orjson.dumps(snapshot.state_to_json(state))))
+    assert snapshot.state_to_json(again) == snapshot.state_to_json(state)
+    assert registry_bytes(again) == registry_bytes(state)
+
+
+def test_state_from_the_cache_equals_the_full_fold_after_every_commit(
+    tmp_path: Path, small_cache: None
+) -> None:
+    engine = prepare(tmp_path / "r", champions=2)
+    for n in range(6):
+        engine.execute(fake_submit(engine, f"c{n}"))
+        engine.execute(evaluation("challenger", "benchmark", 80.0 + n))
+        cached = Engine(engine.root).state()
+        assert registry_bytes(cached) == _full(engine)
+        assert snapshot.state_to_json(cached) == snapshot.state_to_json(fold(engine.log.read()))
+        engine.execute(Promote(ref="challenger", reason="better"))
+    assert snapshot.load(engine.root) is not None  # the cache was really used
+
+
+def test_a_cache_whose_commit_changed_is_ignored(tmp_path: Path, small_cache: None) -> None:
+    engine = _busy(tmp_path / "r")
+    Engine(engine.root).state()  # writes the cache
+    cached = snapshot.load(engine.root)
+    assert cached is not None
+    other = _busy(tmp_path / "other")  # a different log of the same length
+    shutil.copy(other.root / "events.jsonl", engine.root / "events.jsonl")
+    assert registry_bytes(Engine(engine.root).state()) == _full(other)
+
+
+def test_a_cache_ahead_of_a_truncated_log_is_ignored(tmp_path: Path, small_cache: None) -> None:
+    engine = _busy(tmp_path / "r")
+    Engine(engine.root).state()
+    lines = (engine.root / "events.jsonl").read_bytes().splitlines(keepends=True)
+    (engine.root / "events.jsonl").write_bytes(b"".join(lines[:5]))
+    assert Engine(engine.root).state().seq == 5
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b'{"format": 1}', b"[1, 2]", b'{"format": 1, "anchor": 3}'])
+def test_unusable_cache_files_are_ignored(tmp_path: Path, content: bytes) -> None:
+    engine = _busy(tmp_path / "r")
+    for path in (snapshot.snapshot_path(engine.root), history_index.index_path(engine.root)):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(content)
+    fresh = Engine(engine.root)
+    assert registry_bytes(fresh.state()) == _full(engine)
+    champion = fresh.state().champion
+    assert champion is not None
+    assert fresh.records_about(champion) == _about(engine, champion)
+
+
+def test_a_cache_from_other_fold_code_is_ignored(
+    tmp_path: Path, small_cache: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _busy(tmp_path / "r")
+    Engine(engine.root).state()
+    assert snapshot.load(engine.root) is not None
+    monkeypatch.setattr(snapshot, "fold_code", lambda: "another version of lifecycle/evolve.py")
+    assert snapshot.load(engine.root) is None
+
+
+def _about(engine: Engine, model_id: str) -> list[dict]:  # type: ignore[type-arg]
+    return [r for r in engine.log.read() if any(e.get("model_id") == model_id for e in r["events"])]
+
+
+def test_history_through_the_index_equals_a_full_scan(tmp_path: Path, small_cache: None) -> None:
+    engine = _busy(tmp_path / "r")
+    models = sorted(fold(engine.log.read()).models)
+    for model_id in models:  # the first call builds the index, the others use it
+        assert Engine(engine.root).records_about(model_id) == _about(engine, model_id)
+    assert history_index.load(engine.root).anchor is not None
+    engine.execute(fake_submit(engine, "after the index"))  # a suffix beyond the anchor
+    for model_id in sorted(fold(engine.log.read()).models):
+        assert Engine(engine.root).records_about(model_id) == _about(engine, model_id)
+
+
+def test_history_index_pointing_into_a_rewritten_log_is_rebuilt(tmp_path: Path, small_cache: None) -> None:
+    engine = _busy(tmp_path / "r")
+    model_id = sorted(fold(engine.log.read()).models)[0]
+    Engine(engine.root).records_about(model_id)
+    other = _busy(tmp_path / "other")
+    other.execute(fake_submit(other, "longer"))
+    shutil.copy(other.root / "events.jsonl", engine.root / "events.jsonl")
+    assert Engine(engine.root).records_about(model_id) == _about(other, model_id)
+
+
+def test_reading_commands_answer_the_same_with_and_without_the_cache(
+    tmp_path: Path, small_cache: None
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    engine = _busy(tmp_path / "r")
+    runner = CliRunner()
+
+    def outputs() -> list[str]:
+        commands = [["status", "--json"], ["list", "--json"], ["rollback", "--list", "--json"],
+                    ["history", "--model", "1.0.0", "--json"], ["history", "--json"]]
+        results = [runner.invoke(app, ["--root", str(engine.root), *c]) for c in commands]
+        assert all(r.exit_code == 0 for r in results), [r.output for r in results]
+        return [r.stdout for r in results]
+
+    shutil.rmtree(engine.root / "cache", ignore_errors=True)
+    without = outputs()
+    assert (engine.root / "cache" / "state.json").exists()
+    assert outputs() == without
