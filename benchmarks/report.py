@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmarks import bench_scale
 from benchmarks.common import fmt_s, median
 from benchmarks.profiling import cumulative_of, top_functions
 
@@ -178,6 +179,7 @@ def render(command: str, info: dict[str, str], sizes: Any, results: dict[str, An
     out += _promote(results)
     out += _weights(results)
     out += _more(results)
+    out += bench_scale.section(results["scale"])
     out += _profiles(results)
     return "\n".join(out) + "\n"
 

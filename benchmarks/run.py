@@ -28,6 +28,7 @@ from benchmarks import (
     bench_dashboard,
     bench_models,
     bench_replay,
+    bench_scale,
     bench_weights,
     report,
 )
@@ -142,7 +143,10 @@ def _run_all(work: Path, sizes: Sizes) -> dict[str, Any]:
     results["daemon"] = bench_daemon.run(quick=sizes is QUICK)
     say("== 7. the dashboard: page render time")
     results["dashboard"] = bench_dashboard.run(sizes is QUICK, work=work, say=say)
-    results["targets"] = report.targets(results) + report.more_targets(results)
+    say("== 8. reading commands at scale (caches)")
+    results["scale"] = bench_scale.run(results["replay"]["roots"]["big"], sizes.cli_reps // 3 or 1, say)
+    results["targets"] = (report.targets(results) + report.more_targets(results)
+                          + [bench_scale.target(results["scale"])])
     say("== profiles for missed targets")
     results["profiles"] = _profiles(work, results)
     return results

@@ -1,0 +1,84 @@
+"""Benchmark 8 (issue 6, scale): reading commands on the big log, in fresh processes.
+
+On the replay benchmark's big root (1,000,000 events, 1,500 model versions): ``status``,
+``list``, ``history --model X`` and ``rollback --list`` once without ``cache/`` (the first
+run folds the whole log and writes the caches), then repeatedly with the caches in place,
+alternating with ``lifecycle --help`` (the process start and CLI imports every command pays).
+Every output is checked against the first run's, so a wrong answer from the cache fails
+the benchmark.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import LIFECYCLE, median, run_child
+
+TARGET_S = 0.5
+
+
+def commands(state_json: dict[str, Any]) -> dict[str, list[str]]:
+    archived = [m for m in state_json["models"].values() if m["status"] != "champion"]
+    middle = sorted(archived, key=lambda m: [int(p) for p in m["version"].split(".")])[len(archived) // 2]
+    return {"status": ["status"], "list": ["list"], "history --model": ["history", "--model", middle["version"]],
+            "rollback --list": ["rollback", "--list"]}
+
+
+def run(root: Path, reps: int, say: Callable[[str], None]) -> dict[str, Any]:
+    from projections.snapshot import state_to_json
+    from service.engine import Engine
+
+    shutil.rmtree(root / "cache", ignore_errors=True)
+    which = commands(state_to_json(Engine(root).state()))
+    shutil.rmtree(root / "cache", ignore_errors=True)
+    out: dict[str, Any] = {"cold": {}, "warm": {}, "help": [], "args": which}
+    expected: dict[str, str] = {}
+    for name, args in which.items():
+        child = run_child([LIFECYCLE, "--root", str(root), *args, "--json"])
+        expected[name] = child.stdout
+        out["cold"][name] = child.wall_s
+        say(f"  {name} without cache: {child.wall_s:.2f} s")
+    for _ in range(reps):
+        out["help"].append(run_child([LIFECYCLE, "--help"]).wall_s)
+        for name, args in which.items():
+            child = run_child([LIFECYCLE, "--root", str(root), *args])
+            out["warm"].setdefault(name, []).append(child.wall_s)
+            check = run_child([LIFECYCLE, "--root", str(root), *args, "--json"])
+            if check.stdout != expected[name]:
+                raise RuntimeError(f"{name}: the cached answer differs from the full fold's")
+    out["cache_bytes"] = {p.name: p.stat().st_size for p in sorted((root / "cache").iterdir())}
+    out["medians"] = {name: median(times) for name, times in out["warm"].items()}
+    out["worst"] = max(out["medians"].values())
+    return out
+
+
+def target(scale: dict[str, Any]) -> dict[str, Any]:
+    worst_name = max(scale["medians"], key=scale["medians"].get)
+    return {"key": "scale", "name": "8. status, list, history --model, rollback --list on 1,000,000 events, "
+                                   "1,500 versions (fresh process, caches in place)",
+            "target": f"< {1000 * TARGET_S:.0f} ms each, process start included",
+            "measured": f"worst {worst_name} {1000 * scale['worst']:.0f} ms; "
+                        + ", ".join(f"{k} {1000 * v:.0f}" for k, v in scale["medians"].items())
+                        + f" ms; `--help` {1000 * median(scale['help']):.0f} ms",
+            "passed": scale["worst"] < TARGET_S}
+
+
+def section(scale: dict[str, Any]) -> list[str]:
+    out = ["## 8. Reading commands at scale", "",
+           "The replay benchmark's big root (1,000,000 events, 1,500 versions), fresh processes. "
+           "*Without cache*: `cache/` deleted first (the run folds the whole log, then writes "
+           "`cache/state.json`, and `history` builds `cache/history.json`). *With cache*: median "
+           "of the runs after it; each answer was compared (`--json`) with the first run's.", "",
+           "| command | without cache | with cache (median) | runs (s) |", "|---|---|---|---|"]
+    for name, args in scale["args"].items():
+        runs = ", ".join(f"{t:.3f}" for t in scale["warm"][name])
+        out.append(f"| `lifecycle {' '.join(args)}` | {scale['cold'][name]:.2f} s | "
+                   f"{1000 * scale['medians'][name]:.0f} ms | {runs} |")
+    start = 1000 * median(scale["help"])
+    out += ["", f"`lifecycle --help` (process start and CLI imports): median {start:.0f} ms.",
+            "Cache files: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in scale["cache_bytes"].items())
+            + ".", ""]
+    return out
