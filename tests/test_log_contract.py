@@ -11,7 +11,8 @@ import pytest
 
 from events._hashcheck import HashCheck
 from events.codec import GENESIS, encode, frame_hash
-from events.log import Draft, EventLog, JsonlLog, MemoryLog
+from events.log import Draft, EventLog, JsonlLog
+from events.memory import MemoryLog
 from events.store import BlobStore
 from lifecycle.errors import Conflict, LogCorrupt
 from service.verify import verify

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from events.log import Draft, MemoryLog
+from events.log import Draft
+from events.memory import MemoryLog
 from lifecycle.commands import (
     DecideChallenger,
     Promote,
