@@ -23,11 +23,12 @@ import fcntl
 import io
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from events._hashcheck import HashCheck
+from events._reverse import Damaged, newest_first
 from events.codec import (
     GENESIS,
     SCHEMA_VERSION,
@@ -171,6 +172,25 @@ class JsonlLog:
         starts: list[int] = []
         for record in self._read(anchor, starts):
             yield starts.pop(), record
+
+    def read_newest(self, limit: int, keep: Callable[[Record], bool] = lambda _: True) -> list[Record]:
+        """Up to ``limit`` commits that ``keep`` accepts, newest first, each hash-checked and
+        linked to the one before it (a torn tail is skipped). Damage raises ``LogCorrupt``
+        naming the line. The shared lock is held only inside this call."""
+        found: list[Record] = []
+        with self._shared(), _open_or_empty(self.path) as f:
+            try:
+                for record in newest_first(f, f.seek(0, os.SEEK_END)):
+                    if len(found) >= limit:
+                        return found
+                    if keep(record):
+                        found.append(record)
+                return found
+            except Damaged:
+                pass
+        for _ in self.read():  # names the damaged line
+            pass
+        raise LogCorrupt(0, "a line read backwards does not match")
 
     def read_at(self, starts: Iterable[int]) -> Iterator[Record]:
         """The commits whose lines start at these offsets (from ``read_located``), each

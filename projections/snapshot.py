@@ -111,10 +111,15 @@ def save(root: Path, anchor: Tail, state: State) -> bool:
         raise ValueError("a snapshot must name the commit its state reflects")
     body = orjson.dumps({"format": FORMAT, "fold_code": fold_code(), "anchor": list(anchor),
                          "state": state_to_json(state)}, option=orjson.OPT_SORT_KEYS)
-    target = snapshot_path(root)
+    return write_cache(snapshot_path(root), body)
+
+
+def write_cache(target: Path, body: bytes) -> bool:
+    """Replace a cache file atomically (temporary file + rename, no fsync: a cache may be
+    lost, never half-written); False, with nothing left behind, when it cannot."""
     try:
         target.parent.mkdir(exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".state-", suffix=".tmp")
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
     except OSError:
         return False
     try:

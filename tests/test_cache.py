@@ -151,3 +151,44 @@ def test_reading_commands_answer_the_same_with_and_without_the_cache(
     without = outputs()
     assert (engine.root / "cache" / "state.json").exists()
     assert outputs() == without
+
+
+def test_newest_first_equals_the_forward_read_reversed(tmp_path: Path) -> None:
+    from service import history
+
+    engine = _busy(tmp_path / "r")
+    forward = list(engine.log.read())
+    assert history.newest(engine, 10**6) == forward[::-1]
+    assert history.newest(engine, 3) == forward[::-1][:3]
+    rejected = history.newest(engine, 10**6, lambda r: r["command"] == "reject")
+    assert rejected == [r for r in forward[::-1] if r["command"] == "reject"] and rejected
+
+
+def test_newest_first_skips_a_torn_tail_and_refuses_damage(tmp_path: Path) -> None:
+    from lifecycle.errors import LogCorrupt
+    from service import history
+
+    engine = _busy(tmp_path / "r")
+    log = engine.root / "events.jsonl"
+    data = log.read_bytes()
+    forward = list(engine.log.read())
+    log.write_bytes(data + b'{"seq": 99, "half a li')
+    assert history.newest(engine, 5) == forward[::-1][:5]
+    lines = data.splitlines(keepends=True)
+    lines[3] = lines[3].replace(b'"seq":4', b'"seq":5')
+    log.write_bytes(b"".join(lines))
+    with pytest.raises(LogCorrupt, match="line 4"):
+        history.newest(engine, 10**6)
+
+
+def test_indexed_types_and_choices_equal_a_full_scan(tmp_path: Path, small_cache: None) -> None:
+    from service import history
+
+    engine = _busy(tmp_path / "r")
+    forward = list(engine.log.read())
+    for kind in ("trained", "promoted", "rejected", "archived", "rolled_back", "evaluated"):
+        expected = [r for r in forward if any(e["type"] == kind for e in r["events"])]
+        assert history.of_type(Engine(engine.root), kind) == expected and expected, kind
+    types, actors = history.choices(Engine(engine.root))
+    assert types == sorted({e["type"] for r in forward for e in r["events"]})
+    assert actors == sorted({r["actor"] for r in forward})
