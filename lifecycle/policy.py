@@ -14,11 +14,12 @@ Guarantees:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lifecycle.checks import flag, number
+from lifecycle.checks import flag, number, table
 from lifecycle.errors import UserError
 from lifecycle.stats import mcnemar
 
@@ -63,7 +64,9 @@ class Policy:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Policy:
-        """Build from a parsed TOML table; unknown keys are refused."""
+        """Build from a parsed TOML table; unknown keys, wrong types and values that are
+        not finite numbers are refused (``UserError``)."""
+        data = table(data, "policy")
         known = {"weights", "min_gain", "significance_level", "tolerances", "strict"}
         unknown = set(data) - known
         if unknown:
@@ -72,8 +75,8 @@ class Policy:
         if not isinstance(weights, Mapping) or set(weights) - set(DEFAULT_WEIGHTS):
             raise UserError(f"policy weights must be a table over {list(DEFAULT_WEIGHTS)}")
         parsed = {k: number(v, f"weights.{k}", minimum=0.0) for k, v in weights.items()}
-        if sum(parsed.values()) <= 0:
-            raise UserError("policy weights must not all be zero")
+        if not 0 < sum(parsed.values()) < math.inf:
+            raise UserError("policy weights must not all be zero, nor add up past the largest float")
         return cls(
             weights=parsed,
             min_gain=number(data.get("min_gain", 0.005), "min_gain"),

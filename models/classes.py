@@ -9,6 +9,7 @@ No torch here. Guarantees:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from lifecycle.errors import UserError
 
 MAGNITUDE_CLASSES = ("Large", "Medium", "Moderate", "Normal")
 AZIMUTH_CLASSES = ("E", "N", "NE", "NW", "Normal", "S", "SE", "SW", "W")
+_INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
 KNOWN = {"magnitude": set(MAGNITUDE_CLASSES), "azimuth": set(AZIMUTH_CLASSES)}
 
 
@@ -56,21 +58,23 @@ def _from_list(value: Any, task: str, source: str) -> list[str]:
 
 
 def _from_idx_keys(value: Any, task: str, source: str) -> list[str]:
-    """``{"0": "Large", "1": "Medium"}``"""
-    if not isinstance(value, Mapping):
-        raise UserError(f"{source}: '{task}' must map indices to class names")
-    try:
-        by_index = {int(k): v for k, v in value.items()}
-    except ValueError:
-        raise UserError(f"{source}: '{task}' keys must be indices 0..n-1") from None
-    return _ordered(by_index, task, source)
+    """``{"0": "Large", "1": "Medium"}``: keys are plain decimal indices ("00", "1_0",
+    " 1" and "+1" are refused, so two keys never name the same index)."""
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and _INDEX.fullmatch(k) for k in value):
+        raise UserError(f"{source}: '{task}' must map indices 0..n-1 to class names")
+    return _ordered({int(k): v for k, v in value.items()}, task, source)
 
 
 def _from_index_map(value: Any, task: str, source: str) -> list[str]:
-    """``{"Large": 0, "Medium": 1}``"""
-    if not isinstance(value, Mapping) or not all(isinstance(v, int) for v in value.values()):
+    """``{"Large": 0, "Medium": 1}``: integer indices (not booleans), each used once."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value.values()
+    ):
         raise UserError(f"{source}: '{task}_to_idx' must map class names to indices")
-    return _ordered({v: k for k, v in value.items()}, task, source)
+    by_index = {v: k for k, v in value.items()}
+    if len(by_index) != len(value):
+        raise UserError(f"{source}: '{task}_to_idx' gives two classes the same index")
+    return _ordered(by_index, task, source)
 
 
 def _ordered(by_index: Mapping[int, Any], task: str, source: str) -> list[str]:

@@ -30,7 +30,7 @@ from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from lifecycle.errors import UserError
 from models.classes import AZIMUTH_CLASSES, MAGNITUDE_CLASSES
@@ -39,9 +39,9 @@ LABELS = "labels.csv"
 PATH_COLUMNS = ("path", "unified_path", "spectrogram_file", "filename")
 MAGNITUDE_COLUMNS = ("magnitude_class", "mag_class")
 AZIMUTH_COLUMNS = ("azimuth_class", "azi_class")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (\d takes Arabic-Indic too)
 _STATION = re.compile(r"[A-Za-z0-9]+")
-_HOUR = re.compile(r"\d{1,2}(\.0*)?")
+_HOUR = re.compile(r"[0-9]{1,2}(\.0*)?")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,10 @@ def read_dataset(folder: Path, *, check_images: bool = True) -> DataSet:
     labels = root / LABELS
     if not labels.is_file():
         raise UserError(f"{labels} not found; a data set folder needs {LABELS} (one row per image)")
-    raw = labels.read_bytes()
+    try:
+        raw = labels.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{labels} cannot be read ({exc.strerror or exc}); check the file") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -284,7 +287,7 @@ def _image_path(record: Mapping[str, str], where: str, root: Path) -> Path:
         if rel.is_absolute() or not candidate.is_relative_to(root):
             raise UserError(f"{where}: image path '{value}' ({name}) is outside the data folder; "
                             "give it relative to the folder holding labels.csv")
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
         tried.append(f"{name}={value}")
     if not tried:
@@ -292,6 +295,14 @@ def _image_path(record: Mapping[str, str], where: str, root: Path) -> Path:
                         "fill one in")
     raise UserError(f"{where}: image not found ({'; '.join(tried)}) under {root}; "
                     "put the image there or fix the path")
+
+
+def _is_file(path: Path) -> bool:
+    """``Path.is_file`` that answers False for names the system refuses (too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _image_bytes(path: Path, n: int, root: Path, labels: Path, check: bool) -> bytes:
@@ -308,7 +319,7 @@ def _image_bytes(path: Path, n: int, root: Path, labels: Path, check: bool) -> b
                 im.verify()
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except Exception as exc:  # Pillow's decoders raise many exception types on malformed bytes
             why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise UserError(
                 f"{labels}: row {n}: image {rel} is not a readable image ({why}); replace it or remove the row"

@@ -23,17 +23,17 @@ timeout = 10
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lifecycle.alerts import RollbackRules
-from lifecycle.checks import number
+from lifecycle.checks import number, table, whole
 from lifecycle.errors import UserError
 
 CONFIG = Path("config") / "lifecycle.toml"
+MAX_HOOK_SECONDS = 86400.0  # a day; larger timeouts overflow the runner's wait
 
 
 @dataclass(frozen=True)
@@ -59,20 +59,24 @@ class Settings:
 
 
 def load(root: Path) -> Settings:
+    """The settings in ``<root>/config/lifecycle.toml`` (defaults without the file).
+
+    A file that is not UTF-8 TOML, an unknown key, a value of the wrong type (a table
+    where a number belongs, nan, infinity, 2.5 events) is a ``UserError`` naming the
+    file; nothing else escapes."""
+    from service.inputs import read_toml
+
     path = root / CONFIG
     if not path.is_file():
         return Settings()
+    data = read_toml(path, "configuration file")
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not valid TOML ({exc})") from None
-    _known(data, {"triggers", "rollback", "hooks", "daemon"}, str(path))
-    daemon = data.get("daemon", {})
-    _known(daemon, {"quiet_seconds", "max_file_mb"}, "[daemon]")
-    try:
-        return Settings(triggers=_triggers(data.get("triggers", {})),
-                        rollback=RollbackRules.from_mapping(data.get("rollback", {})),
-                        hooks=tuple(_hook(h) for h in data.get("hooks", [])),
+        _known(data, {"triggers", "rollback", "hooks", "daemon"}, str(path))
+        daemon = table(data.get("daemon", {}), "daemon")
+        _known(daemon, {"quiet_seconds", "max_file_mb"}, "[daemon]")
+        return Settings(triggers=_triggers(table(data.get("triggers", {}), "triggers")),
+                        rollback=RollbackRules.from_mapping(table(data.get("rollback", {}), "rollback")),
+                        hooks=_hooks(data.get("hooks", [])),
                         quiet_seconds=number(daemon.get("quiet_seconds", 5.0), "daemon.quiet_seconds", minimum=0),
                         max_file_mb=number(daemon.get("max_file_mb", 2048.0), "daemon.max_file_mb", minimum=0))
     except UserError as exc:
@@ -83,31 +87,39 @@ def load_triggers(root: Path) -> Triggers:
     return load(root).triggers
 
 
-def _known(table: Mapping[str, Any], keys: set[str], where: str) -> None:
-    unknown = set(table) - keys
+def _known(section: Mapping[str, Any], keys: set[str], where: str) -> None:
+    unknown = set(section) - keys
     if unknown:
         raise UserError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(keys)}")
 
 
-def _triggers(table: Mapping[str, Any]) -> Triggers:
-    _known(table, {"min_new_events", "max_days_between_training"}, "[triggers]")
-    minimum_events = number(table.get("min_new_events", 5), "triggers.min_new_events", minimum=1)
-    return Triggers(min_new_events=int(minimum_events),
-                    max_days_between_training=number(table.get("max_days_between_training", 90),
+def _triggers(section: Mapping[str, Any]) -> Triggers:
+    _known(section, {"min_new_events", "max_days_between_training"}, "[triggers]")
+    return Triggers(min_new_events=whole(section.get("min_new_events", 5), "triggers.min_new_events", minimum=1),
+                    max_days_between_training=number(section.get("max_days_between_training", 90),
                                                      "triggers.max_days_between_training", minimum=0))
 
 
-def _hook(table: Mapping[str, Any]) -> Hook:
-    _known(table, {"events", "command", "timeout"}, "[[hooks]]")
-    command = table.get("command")
-    if isinstance(command, list) and command and all(isinstance(c, str) for c in command):
+def _hooks(value: Any) -> tuple[Hook, ...]:
+    if not isinstance(value, list):
+        raise UserError("hooks must be an array of tables ([[hooks]] sections)")
+    return tuple(_hook(table(h, "[[hooks]]")) for h in value)
+
+
+def _hook(section: Mapping[str, Any]) -> Hook:
+    _known(section, {"events", "command", "timeout"}, "[[hooks]]")
+    command = section.get("command")
+    if isinstance(command, list) and command and all(isinstance(c, str) and c for c in command):
         parsed: tuple[str, ...] | str = tuple(command)
     elif isinstance(command, str) and command.strip():
         parsed = command
     else:
-        raise UserError("[[hooks]]: command must be a non-empty string or list of strings")
-    events = table.get("events", [])
+        raise UserError("[[hooks]]: command must be a non-empty string or list of non-empty strings")
+    if "\0" in "".join(parsed):
+        raise UserError("[[hooks]]: command must not contain a NUL character")
+    events = section.get("events", [])
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
         raise UserError("[[hooks]]: events must be a list of event types, e.g. [\"promoted\"]")
     return Hook(events=tuple(events), command=parsed,
-                timeout=number(table.get("timeout", 10.0), "hooks.timeout", minimum=0.1))
+                timeout=number(section.get("timeout", 10.0), "hooks.timeout", minimum=0.1,
+                               maximum=MAX_HOOK_SECONDS))

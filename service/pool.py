@@ -63,7 +63,7 @@ def _date(text: str, today: Date) -> Date:
 
 
 def _checked_image(path: Path) -> dict[str, Any]:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not path.is_file():
         raise UserError(f"image not found: {path}")
@@ -72,8 +72,9 @@ def _checked_image(path: Path) -> dict[str, Any]:
     try:
         with Image.open(path) as img:
             img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise UserError(f"image {path} is not a readable image ({exc})") from None
+    except Exception as exc:  # Pillow's decoders raise many exception types on malformed bytes
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"image {path} is not a readable image ({why})") from None
     return BlobStore.digest_file(path)
 
 

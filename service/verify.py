@@ -66,7 +66,7 @@ def _check_log(log: JsonlLog, report: Report) -> State | None:
         except InvalidTransition as exc:
             report.problems.append(f"line {number}: impossible transition ({exc})")
         report.commits += 1
-        report.events += len(record["events"])
+        report.events += len(record["events"])  # a list: the log's reader refuses other shapes
     if problems:
         damage = JsonlLog._classify(problems, lines)
         assert damage is not None
