@@ -6,6 +6,10 @@ Guarantees:
 2. Blobs are never deleted or modified by the engine (they are made read-only).
 3. A digest is checked against its pattern before it becomes a path, so no digest
    can name a file outside the store.
+4. A blob that cannot be written (disk full, I/O error, read-only file system) raises
+   ``StoreUnwritable`` with the reason; no temp file is left and no partial blob is ever
+   published, so the commands that store files before appending record nothing.
+5. Bytes go through ``os.write`` (``write_all``), the one call fault-injection tests patch.
 """
 
 from __future__ import annotations
@@ -23,6 +27,17 @@ from lifecycle.errors import UserError
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
+
+
+class StoreUnwritable(UserError):
+    """A blob could not be written; nothing was recorded."""
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte (``os.write`` may write fewer than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def blob(digest: str, size: int) -> dict[str, Any]:
@@ -81,19 +96,27 @@ class BlobStore:
         return self.path(digest).read_bytes()
 
     def _put(self, chunks: Iterator[bytes]) -> dict[str, Any]:
+        try:
+            return self._stream(chunks)
+        except OSError as exc:
+            raise StoreUnwritable(
+                f"could not store a file in the blob store ({exc}); nothing was recorded") from exc
+
+    def _stream(self, chunks: Iterator[bytes]) -> dict[str, Any]:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         hasher, size = hashlib.sha256(), 0
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="incoming-")
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
+            try:
                 for chunk in chunks:
                     hasher.update(chunk)
                     size += len(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                    write_all(fd, chunk)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             digest = hasher.hexdigest()
             self._publish(tmp, self.path(digest))
             return blob(digest, size)

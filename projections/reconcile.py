@@ -10,16 +10,21 @@ Guarantees:
    removed (they are projections: the store and the log keep everything).
 4. The registry document is written last, so a registry that names the log head
    means every folder was already in place.
+5. A step that fails (disk full, I/O error, read-only file system) removes its temp file
+   and raises ``ProjectionUnwritable``: an ``OSError`` (same errno) and a one-line
+   ``UserError`` that names the path. Every file stays either as it was or as it must be.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
 
 from events.log import fsync_dir
-from events.store import BlobStore
+from events.store import BlobStore, write_all
+from lifecycle.errors import UserError
 from projections.layout import MANAGED_DIRS, Content, Link, Symlink, Tree
 from projections.registry import REGISTRY_PATH
 
@@ -32,8 +37,34 @@ def plan(root: Path, tree: Tree, store: BlobStore) -> tuple[list[str], list[str]
     return to_write, _extras(root, tree)
 
 
+class ProjectionUnwritable(UserError, OSError):
+    """The folders could not be brought up to date; the log is untouched by this."""
+
+    exit_code = 1
+
+    def __init__(self, root: Path, exc: OSError) -> None:
+        where = exc.filename
+        with contextlib.suppress(TypeError, ValueError):
+            where = Path(exc.filename).relative_to(root)
+        super().__init__(exc.errno, exc.strerror)
+        self.message = (f"the folders could not be updated ({where or 'a folder'}: {exc.strerror or exc}); "
+                        "the log is intact: run 'lifecycle replay' once this is fixed")
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def apply(root: Path, tree: Tree, store: BlobStore) -> list[str]:
     """Reconcile; returns a line per change (``+ path``, ``~ path``, ``- path``)."""
+    try:
+        return _apply(root, tree, store)
+    except ProjectionUnwritable:
+        raise
+    except OSError as exc:
+        raise ProjectionUnwritable(root, exc) from exc
+
+
+def _apply(root: Path, tree: Tree, store: BlobStore) -> list[str]:
     to_write, to_remove = plan(root, tree, store)
     changes: list[str] = []
     touched: set[Path] = set()
@@ -124,10 +155,12 @@ def _write(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobSto
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove(path: Path) -> None:

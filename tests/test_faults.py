@@ -1,7 +1,7 @@
 """Fault injection (ENGINEERING.md, "Tests that these systems rely on").
 
-``os.write``, ``os.fsync`` and ``os.replace`` (what ``events/log.py`` and
-``projections/reconcile.py`` call) raise ``OSError(EIO)`` at their k-th call during one
+``os.write``, ``os.fsync`` and ``os.replace`` (what ``events/log.py``, ``events/store.py``
+and ``projections/reconcile.py`` call) raise ``OSError(EIO)`` at their k-th call during one
 command, for k = 1, 2, ... until the command no longer reaches a k-th call. ``write``
 also fails after writing part of the line (half of it, or all but the newline). After
 each fault: the command reported an error; the same log object refuses further writes
@@ -62,7 +62,8 @@ def inject(op: str, k: int) -> Iterator[Fault]:
             data = bytes(args[1])
             part = data[: len(data) // 2] if op == "write_half" else data[:-1]
             assert real(args[0], part) == len(part)
-            fault.damage = part
+            if os.readlink(f"/proc/self/fd/{args[0]}").endswith("events.jsonl"):
+                fault.damage = part  # a torn tail; elsewhere a temp file, removed at once
         raise OSError(errno.EIO, f"injected EIO at {fault.name} call {k}")
 
     with mock.patch.object(os, fault.name, failing):

@@ -82,7 +82,9 @@ def rollback_target(engine: Engine, outcome_state: Any = None) -> str:
     state = outcome_state if outcome_state is not None else engine.state()
     reigned = sorted({state.models[m].version for m in state.reigns},
                      key=lambda v: tuple(int(p) for p in v.split(".")))
-    current = state.models[state.champion].version
+    champion = state.champion_record()
+    assert champion is not None
+    current = champion.version
     return reigned[(reigned.index(current) + 1) % len(reigned)]
 
 
@@ -134,7 +136,7 @@ def run_promote(engine: Engine, tag: str) -> None:
         champion = state.champion_record()
         if state.challenger is not None:
             command: Any = Promote(ref="challenger", reason=f"crash test {tag}")
-        elif champion.rollback_from is None and len(state.models) % 2 == 0:
+        elif champion is not None and champion.rollback_from is None and len(state.models) % 2 == 0:
             command = Rollback(reason=f"crash test {tag}")
         else:
             command = fake_submit(engine, f"{tag} {state.seq}")
