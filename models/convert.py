@@ -224,9 +224,12 @@ def _timm_shapes(architecture: str) -> dict[str, tuple[int, ...]]:
 
 
 def _reshaped(tensor: Tensor, shape: tuple[int, ...], key: str, architecture: str) -> Tensor:
+    """Only the two layout differences of the table (``[C,1,1]`` <-> ``[C]``, ``[o,i]`` <->
+    ``[o,i,1,1]``): the shapes may differ by trailing ones, never otherwise (a permuted
+    tensor with the same number of values is refused, not reshaped)."""
     if tuple(tensor.shape) == shape:
         return tensor
-    if tensor.numel() != _numel(shape):
+    if _without_trailing_ones(tuple(tensor.shape)) != _without_trailing_ones(shape):
         raise UserError(f"torchvision checkpoint: {key!r} has shape {tuple(tensor.shape)}, which does not fit "
                         f"{architecture} ({shape}); pass the right --architecture")
     return tensor.reshape(shape)
@@ -276,8 +279,7 @@ def _as_timm(name: str) -> str:
     return PREFIX + name
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    count = 1
-    for size in shape:
-        count *= size
-    return count
+def _without_trailing_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    while shape and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape

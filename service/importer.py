@@ -7,10 +7,15 @@ Guarantees:
 2. Report every gap: missing weights, class mappings that do not match the network (or
    the other models of the family, e.g. 8 vs 9 azimuth classes), folders skipped.
 3. All models land in one commit, or none (an empty registry only).
+4. Nothing is read through a symlink: a model folder or a file in one that is a link is
+   reported and left out (it could point outside the installation); folder names must
+   match exactly (a trailing newline is no model id), and names with control characters
+   are shown escaped in the report.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -26,17 +31,22 @@ from service.submission import KEPT_FILES, WEIGHTS
 _FOLDER = re.compile(r"^([a-z][a-z0-9]*_v\d+\.\d+\.\d+)(_rejected|_pre_rollback)?$")
 _STATUS = {None: "archived", "_rejected": "rejected", "_pre_rollback": "pre_rollback"}
 EXPECTED = {"magnitude": 4, "azimuth": 9}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def build_import(path: Path) -> tuple[Import, dict[str, Path], list[str]]:
     """The command, the files to store once it is accepted (digest -> path), the report."""
+    if _CONTROL.search(str(path.resolve())):
+        raise UserError(f"refused: the path {str(path)!r} holds control characters (a newline?); rename it")
     if not path.is_dir():
         raise UserError(f"{path} is not a folder (expected the root of an installation)")
+    report: list[str] = []
     registry_file = path / "config" / "model_registry.json"
-    registry = read_json(registry_file, "registry") if registry_file.is_file() else {}
+    registry = read_json(registry_file, "registry") if _plain(registry_file) else {}
+    if registry_file.is_symlink():
+        report.append(f"config/model_registry.json is a symlink (to {os.readlink(registry_file)!r}); not read")
     if not isinstance(registry, dict):
         raise UserError(f"{registry_file} is not a JSON object")
-    report: list[str] = []
     store = _Pending()
     found = [*_archive(path, registry, report), *_roles(path, registry, report)]
     models = [_model(store, folder, status, entry, report) for folder, status, entry in found]
@@ -61,10 +71,11 @@ def _archive(path: Path, registry: dict[str, Any], report: list[str]) -> list[An
     archive = path / "models" / "archive"
     entries = {e.get("model_id"): e for e in registry.get("archive") or [] if isinstance(e, dict)}
     out = []
-    for folder in sorted(archive.iterdir()) if archive.is_dir() else []:
-        match = _FOLDER.match(folder.name)
+    for folder in sorted(archive.iterdir()) if archive.is_dir() and not archive.is_symlink() else []:
+        match = _FOLDER.fullmatch(folder.name)
         if not folder.is_dir() or folder.is_symlink() or not match:
-            report.append(f"skipped models/archive/{folder.name}: not a model folder")
+            why = f"a symlink to {os.readlink(folder)!r}" if folder.is_symlink() else "not a model folder"
+            report.append(f"skipped models/archive/{_shown(folder.name)}: {why}")
             continue
         out.append((folder, _STATUS[match[2]], entries.get(match[1], {})))
     out.sort(key=lambda f: str(_meta(f[0]).get("archived_at") or f[2].get("archived_at") or ""))
@@ -76,11 +87,13 @@ def _roles(path: Path, registry: dict[str, Any], report: list[str]) -> list[Any]
     for role in ("champion", "challenger"):
         folder = path / "models" / role
         entry = registry.get(role) if isinstance(registry.get(role), dict) else {}
+        if folder.is_symlink():
+            report.append(f"skipped models/{role}: a symlink to {os.readlink(folder)!r}; not imported")
+            continue
         if not folder.is_dir():
             continue
-        if not (folder / "metadata.json").is_file() and not (folder / WEIGHTS).is_file() \
-                and not entry:
-            names = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
+        if not _plain(folder / "metadata.json") and not _plain(folder / WEIGHTS) and not entry:
+            names = ", ".join(sorted(_shown(p.name) for p in folder.iterdir())) or "nothing"
             report.append(f"models/{role}: holds {names} but no metadata or weights, and the "
                           f"registry names no {role}: nothing imported")
             continue
@@ -88,9 +101,23 @@ def _roles(path: Path, registry: dict[str, Any], report: list[str]) -> list[Any]
     return out
 
 
+def _plain(path: Path) -> bool:
+    """A regular file, not reached through a symlink."""
+    return path.is_file() and not path.is_symlink()
+
+
+def _shown(name: str) -> str:
+    return repr(name) if _CONTROL.search(name) else name
+
+
+def _links(folder: Path, where: str, report: list[str]) -> None:
+    for link in sorted(p for p in folder.iterdir() if p.is_symlink()):
+        report.append(f"{where}: {_shown(link.name)} is a symlink (to {os.readlink(link)!r}); not imported")
+
+
 def _meta(folder: Path) -> dict[str, Any]:
     file = folder / "metadata.json"
-    data = read_json(file, "metadata") if file.is_file() else {}
+    data = read_json(file, "metadata") if _plain(file) else {}
     return data if isinstance(data, dict) else {}
 
 
@@ -100,10 +127,11 @@ def _model(
     meta = {**entry, **_meta(folder)}
     model_id = meta.get("model_id") or _FOLDER.sub(r"\1", folder.name)
     parsed = split_model_id(str(model_id))
-    if parsed is None:
-        raise UserError(f"{folder}: cannot tell the model's id or version ({model_id!r})")
+    if parsed is None or str(model_id) != f"{parsed[0]}_v{parsed[1]}":  # exactly: no trailing newline
+        raise UserError(f"{_shown(str(folder))}: cannot tell the model's id or version ({model_id!r})")
     family, version = parsed
-    where = f"{model_id} ({folder.parent.name}/{folder.name})"
+    where = f"{model_id} ({folder.parent.name}/{_shown(folder.name)})"
+    _links(folder, where, report)
     classes = _classes(folder, where, report)
     weights = _weights(store, folder, meta, classes, where, report)
     return {
@@ -124,7 +152,7 @@ def _architecture(folder: Path, meta: dict[str, Any]) -> str:
     if isinstance(meta.get("architecture"), str):
         return str(meta["architecture"])
     config = folder / "config.json"
-    variant = read_json(config, "config").get("model_variant") if config.is_file() else None
+    variant = read_json(config, "config").get("model_variant") if _plain(config) else None
     return f"convnext_{variant}" if isinstance(variant, str) else "convnext_tiny"
 
 
@@ -132,7 +160,7 @@ def _classes(folder: Path, where: str, report: list[str]) -> dict[str, list[str]
     from models.classes import parse_class_mappings
 
     file = folder / "class_mappings.json"
-    if not file.is_file():
+    if not _plain(file):
         report.append(f"{where}: no class_mappings.json")
         return None
     try:
@@ -152,7 +180,7 @@ def _weights(
     report: list[str],
 ) -> dict[str, Any] | None:
     file = folder / WEIGHTS
-    if not file.is_file():
+    if not _plain(file):
         report.append(f"{where}: no {WEIGHTS} (weights were never committed): imported "
                       "without weights; it cannot serve as champion until resubmitted")
         return None
@@ -167,8 +195,8 @@ def _weights(
 
 
 def _files(store: _Pending, folder: Path) -> dict[str, Any]:
-    files = {n: store.put_file(folder / n) for n in KEPT_FILES if (folder / n).is_file()}
-    if (folder / "metadata.json").is_file():
+    files = {n: store.put_file(folder / n) for n in KEPT_FILES if _plain(folder / n)}
+    if _plain(folder / "metadata.json"):
         files["original_metadata.json"] = store.put_file(folder / "metadata.json")
     return files
 

@@ -3,21 +3,27 @@
 Guarantees:
 1. A drop is taken only when complete: it holds a ``READY`` file, or it was renamed into
    the inbox whole, or nothing in it changed for the quiet period.
-2. A drop is checked before anything reads it: no symlinks (a link could point outside
-   the drop), no file above the size limit, a ``best_model.pth`` present.
+2. A drop is checked before anything reads it: a name without control characters (a
+   newline in it would forge lines in logs and reasons), no symlinks (a link could point
+   outside the drop or the root), no file above the size limit, a ``best_model.pth`` present.
 3. A drop ends in ``inbox/.done/<model_id>/`` or ``inbox/.failed/<name>/``, each with a
-   ``reason.txt``; it is moved with one ``rename`` (never copied, never half-moved).
+   ``reason.txt``; it is moved with one ``rename`` (never copied, never half-moved), never
+   out of the inbox: a ``.done``/``.failed`` that is a symlink is refused (``OSError``), and
+   control characters in ``<name>`` become ``_``. ``reason.txt`` is only ever created, never
+   written through a link or over a file of the drop (then ``<name>.reason.txt`` beside it).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 READY = "READY"
 DONE, FAILED = ".done", ".failed"
 WEIGHTS = "best_model.pth"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def drops(inbox: Path) -> list[Path]:
@@ -56,6 +62,8 @@ def is_complete(drop: Path, quiet_seconds: float, moved_in: bool = False, now: f
 
 def problems(drop: Path, max_bytes: float) -> list[str]:
     """Why the drop cannot be taken (empty: it can)."""
+    if _CONTROL.search(drop.name):
+        return [f"the drop's name {drop.name!r} holds control characters (a newline?); rename it"]
     if drop.is_symlink():
         return [f"the drop itself is a symlink (to {os.readlink(drop)}); drops must be real folders"]
     found = []
@@ -78,13 +86,28 @@ def problems(drop: Path, max_bytes: float) -> list[str]:
 def finish(inbox: Path, drop: Path, outcome: str, name: str, reason: str) -> Path:
     """Move the drop to ``.done/<name>`` or ``.failed/<name>`` and write its reason."""
     base = inbox / (DONE if outcome == "done" else FAILED)
+    if base.is_symlink() or (base.exists() and not base.is_dir()):
+        raise OSError(f"{base} is not a folder of the inbox (a symlink?); drops are never moved out of it")
     base.mkdir(exist_ok=True)
+    name = _CONTROL.sub("_", name)
     target, n = base / name, 2
-    while target.exists():
+    while target.exists() or target.is_symlink():
         target, n = base / f"{name}-{n}", n + 1
     os.rename(drop, target)
-    if target.is_dir() and not target.is_symlink():
-        (target / "reason.txt").write_text(reason.rstrip() + "\n")
-    else:
-        (base / f"{target.name}.reason.txt").write_text(reason.rstrip() + "\n")
+    text = (reason.rstrip() + "\n").encode()
+    inside = target.is_dir() and not target.is_symlink()
+    if not (inside and _write_new(target / "reason.txt", text)):
+        _write_new(base / f"{target.name}.reason.txt", text)
     return target
+
+
+def _write_new(path: Path, data: bytes) -> bool:
+    """Write a file that does not exist yet; never through a symlink, never over a file the
+    drop brought (its own ``reason.txt`` could be a link to anywhere). False: it was there."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return True

@@ -5,11 +5,15 @@ Guarantees:
    network of its architecture; class mappings must match the head sizes.
 2. Files are copied into the content-addressed store before the command is decided,
    so an appended ``trained`` event never names a blob that is not there.
-3. Only known file names are taken from a folder; symlinks and other files are ignored.
+3. Only known file names are taken from a folder (other files are ignored); a known file
+   that is a symlink is refused (it could point anywhere), as is a path whose name holds
+   control characters (a newline would forge lines wherever the path is shown).
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ from service.inputs import read_json
 WEIGHTS = "best_model.pth"
 KEPT_FILES = ("class_mappings.json", "training_config.json", "training_history.csv", "config.json")
 DEFAULT_ARCHITECTURE = "convnext_tiny"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _architecture(config: dict[str, Any], explicit: str | None) -> str:
@@ -36,17 +41,22 @@ def _architecture(config: dict[str, Any], explicit: str | None) -> str:
 
 def candidate_files(path: Path) -> tuple[Path, dict[str, Path]]:
     """The weights file and the kept side files of a folder (or a lone .pth)."""
+    if _CONTROL.search(str(path.resolve())):
+        raise UserError(f"refused: the path {str(path)!r} holds control characters (a newline?); rename it")
     if not path.exists():
         raise UserError(f"no such file or folder: {path}")
     if path.is_file():
         if path.suffix != ".pth":
             raise UserError(f"{path} is not a .pth file or a candidate folder")
         return path, {}
+    for name in (WEIGHTS, *KEPT_FILES, "metadata.json"):
+        if (path / name).is_symlink():
+            raise UserError(f"{path / name} is a symlink (to {os.readlink(path / name)!r}); a candidate "
+                            "folder must hold real files: copy the file in")
     weights = path / WEIGHTS
-    if not weights.is_file() or weights.is_symlink():
+    if not weights.is_file():
         raise UserError(f"{path} has no {WEIGHTS}; a candidate folder needs one")
-    found = {n: path / n for n in KEPT_FILES if (path / n).is_file() and not (path / n).is_symlink()}
-    return weights, found
+    return weights, {n: path / n for n in KEPT_FILES if (path / n).is_file()}
 
 
 def build_submit(
