@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test lint bench clean
+.PHONY: install browser demo test lint bench bench-peers clean
 
 install: $(STAMP)
 
@@ -36,6 +36,15 @@ lint: install
 
 bench: install
 	$(PY) -m benchmarks.run
+
+# MLflow's registry and the eventsourcing library side by side with ours (docs/BENCHMARKS.md).
+# They live in their own virtualenv: the product's .venv never gets them.
+PEERS_VENV := .venv-peers
+bench-peers: install
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	test -f $(PEERS_VENV)/.installed || { $(PEERS_VENV)/bin/python -m pip install -q mlflow eventsourcing \
+	  && touch $(PEERS_VENV)/.installed; }
+	$(PY) -m benchmarks.peers.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
