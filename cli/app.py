@@ -44,7 +44,9 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def command(*args: Any, group: typer.Typer = app, **kwargs: Any) -> Callable[[F], F]:
-    """Register a command whose ``UserError`` becomes one line on stderr and exit 2."""
+    """Register a command whose ``UserError`` becomes one line on stderr and exit 2 (or the
+    error's own code), and whose unexpected ``OSError`` (a disk or permission failure the
+    engine does not name) one line and exit 1."""
 
     def register(fn: F) -> F:
         @functools.wraps(fn)
@@ -53,6 +55,9 @@ def command(*args: Any, group: typer.Typer = app, **kwargs: Any) -> Callable[[F]
                 return fn(*a, **k)
             except UserError as exc:
                 _fail(str(exc), exc.exit_code)
+            except OSError as exc:
+                where = f": {exc.filename}" if exc.filename else ""
+                _fail(f"{exc.strerror or exc}{where}; nothing more was done (run 'lifecycle verify')", 1)
 
         group.command(*args, **kwargs)(run)
         return fn

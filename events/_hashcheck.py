@@ -1,9 +1,10 @@
-"""``python -m events._hashcheck PATH SIZE``: check every line's hash on another core.
+"""``python -m events._hashcheck PATH SIZE [STRICT]``: check the chain on another core.
 
-Prints the number of the first framed line (within SIZE bytes) whose sha256 does not
-match, or 0. ``JsonlLog.read`` runs it beside its own parse of a large log and refuses
-the log when it names a line it has read; the chain links (``seq``, ``prev``) are
-checked by the reader itself.
+Prints the number of the first line (within SIZE bytes) whose sha256 does not match or
+that does not name the line before it as ``prev``, or 0. ``JsonlLog.read`` runs it beside
+its own parse of a large log (which checks ``seq`` and ``prev`` too), and a writer that
+starts from the state snapshot runs it over the prefix the snapshot stands for (STRICT=1:
+every line there must be a good commit), so corruption anywhere still stops a write.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from events.codec import first_bad_hash
+from events.codec import first_bad_line
 
 
 class HashCheck:
@@ -25,34 +26,36 @@ class HashCheck:
 
     PARALLEL_FROM = 32 << 20
 
-    def __init__(self, process: subprocess.Popen[bytes], path: Path, size: int) -> None:
-        self.process, self.path, self.size = process, path, size
+    def __init__(self, process: subprocess.Popen[bytes], path: Path, size: int, strict: bool) -> None:
+        self.process, self.path, self.size, self.strict = process, path, size, strict
 
     @classmethod
-    def start(cls, path: Path) -> HashCheck | None:
+    def start(cls, path: Path, size: int | None = None, strict: bool = False) -> HashCheck | None:
+        """Check the lines in the first ``size`` bytes (default: all); ``strict``: every
+        line there must be a good commit (a prefix known to be complete)."""
         try:
-            size = path.stat().st_size
+            size = path.stat().st_size if size is None else size
         except OSError:
             return None
         if size < cls.PARALLEL_FROM:
             return None
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "events._hashcheck", str(path), str(size)],
+                [sys.executable, "-m", "events._hashcheck", str(path), str(size), str(int(strict))],
                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         except OSError:
             return None
-        return cls(process, path, size)
+        return cls(process, path, size, strict)
 
     def first_bad(self, good_lines: int) -> int:
-        """The first of the reader's ``good_lines`` whose hash fails (always corruption: the
-        line is framed), or 0."""
+        """The first of the reader's ``good_lines`` that fails its hash or its link to the
+        line before (always corruption: the line is framed), or 0."""
         out, _ = self.process.communicate()
         if self.process.returncode == 0 and out.strip().isdigit():
             bad = int(out)
         else:  # the checker could not run: check here (slower, same answer)
             with open(self.path, "rb", buffering=1 << 20) as f:
-                bad = first_bad_hash(f, self.size)
+                bad = first_bad_line(f, self.size, self.strict)
         return bad if bad <= good_lines else 0
 
     def stop(self) -> None:
@@ -62,9 +65,9 @@ class HashCheck:
 
 
 def main(argv: list[str]) -> int:
-    path, size = argv[0], int(argv[1])
+    path, size, strict = argv[0], int(argv[1]), argv[2:] == ["1"]
     with open(path, "rb", buffering=1 << 20) as f:
-        print(first_bad_hash(f, size), flush=True)
+        print(first_bad_line(f, size, strict), flush=True)
     return 0
 
 

@@ -20,6 +20,7 @@ import orjson
 GENESIS = "0" * 64
 SCHEMA_VERSION = 1
 _MARK = b',"hash":"'
+_PREV = b',"prev":"'
 _TAIL = len(_MARK) + 64 + 3  # marker, hex digest, '"}' and the newline
 
 
@@ -55,18 +56,33 @@ def claimed_hash(line: bytes) -> str | None:
     return line[-67:-3].decode() if has_frame(line) else None
 
 
-def first_bad_hash(lines: Iterable[bytes], size: int) -> int:
-    """The number of the first framed line within the first ``size`` bytes whose hash
-    does not match its body; 0 when there is none. Unframed lines are skipped: the
-    reader judges those (torn tail or corruption)."""
-    seen = 0
+def first_bad_line(lines: Iterable[bytes], size: int, strict: bool = False) -> int:
+    """The number of the first line within the first ``size`` bytes that fails its hash or
+    does not name the line before it as ``prev``; 0 when there is none. Unframed lines are
+    skipped (the reader judges those: torn tail or corruption) unless ``strict``."""
+    seen, prev = 0, GENESIS.encode()
     for number, line in enumerate(lines, start=1):
         if seen >= size:
             break
         seen += len(line)
-        if has_frame(line) and frame_hash(line) is None:
+        if not has_frame(line):
+            if strict:
+                return number
+            prev = b""
+            continue
+        digest = frame_hash(line)
+        if digest is None or (prev and _prev_of(line) != prev):
             return number
+        prev = digest.encode()
     return 0
+
+
+def _prev_of(line: bytes) -> bytes:
+    """The ``prev`` a framed canonical line names. Keys are sorted, so only scalars follow
+    ``prev`` (reason, schema_version, seq, time) and a quote inside a string is escaped:
+    the last ``,"prev":"`` in the body is the top-level key."""
+    at = line.rfind(_PREV, 0, len(line) - _TAIL)
+    return line[at + len(_PREV):at + len(_PREV) + 64] if at >= 0 else b""
 
 
 def decode(line: bytes) -> dict[str, Any]:

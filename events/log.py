@@ -35,6 +35,7 @@ from events.codec import (
     claimed_hash,
     decode,
     encode,
+    first_bad_line,
     frame_hash,
     has_frame,
 )
@@ -78,7 +79,7 @@ class EventLog(Protocol):
 
     def read(self) -> Iterator[Record]: ...
 
-    def read_after(self, anchor: Tail) -> Iterator[Record]: ...
+    def read_after(self, anchor: Tail, verify_prefix: bool = False) -> Iterator[Record]: ...
 
     def position(self) -> Tail | None: ...
 
@@ -112,12 +113,22 @@ def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail],
             if record.get("seq") != seq + 1 or record.get("prev") != prev:
                 problems.append(Damage(number, "broken chain (seq or prev hash)", offset, True))
                 break
+            if not _commit_shaped(record):
+                problems.append(Damage(number, "not shaped like a commit (time, events)", offset, True))
+                break
             seq, prev, offset, start = seq + 1, digest, offset + len(line), offset
             if starts is not None:
                 starts.append(start)
             yield record
     finally:
         tail[0] = Tail(seq, prev, offset, start)
+
+
+def _commit_shaped(record: Record) -> bool:
+    """What every reader relies on: a time and a list of event objects."""
+    events = record.get("events")
+    return (isinstance(record.get("time"), str) and isinstance(events, list)
+            and all(isinstance(e, dict) and isinstance(e.get("type"), str) for e in events))
 
 
 def _why(line: bytes) -> str:
@@ -157,11 +168,13 @@ class JsonlLog:
         """
         return self._read(None)
 
-    def read_after(self, anchor: Tail) -> Iterator[Record]:
+    def read_after(self, anchor: Tail, verify_prefix: bool = False) -> Iterator[Record]:
         """The commits after ``anchor`` (a cached position, ENGINEERING rule 12): its line is
-        read again first and must still be there with its hash, else ``StaleAnchor``. Lines
-        before it are not read (``verify`` and ``replay`` read everything)."""
-        return self._read(anchor)
+        read again first and must still be there with its hash, else ``StaleAnchor``. The
+        lines up to it are not parsed; with ``verify_prefix`` (writers) their hashes and
+        links are checked (on another core for a large log) and damage there raises
+        ``LogCorrupt`` as a full read would."""
+        return self._read(anchor, verify_prefix=verify_prefix)
 
     def position(self) -> Tail | None:
         """Where the last read or append left the log (None before any)."""
@@ -203,16 +216,20 @@ class JsonlLog:
                     raise StaleAnchor(f"no commit starts at byte {start} any more")
                 yield decode(line)
 
-    def _read(self, anchor: Tail | None, starts: list[int] | None = None) -> Iterator[Record]:
+    def _read(self, anchor: Tail | None, starts: list[int] | None = None,
+              verify_prefix: bool = False) -> Iterator[Record]:
         with self._shared():
             problems: list[Damage] = []
             tail = [anchor or Tail(0, GENESIS, 0)]
-            check = HashCheck.start(self.path) if anchor is None else None
+            check = _start_check(self.path, anchor, verify_prefix)
             try:
                 with _open_or_empty(self.path) as lines:
                     if anchor is not None:
+                        if verify_prefix and check is None:
+                            _verify_prefix(lines, anchor)
                         _check_anchor(lines, anchor)
-                    yield from scan(lines, problems, tail, hashed=check is None, starts=starts)
+                    hashed = anchor is not None or check is None
+                    yield from scan(lines, problems, tail, hashed=hashed, starts=starts)
                     damage = self._classify(problems, lines)
                 if check is not None and (bad := check.first_bad(tail[0].seq)):
                     damage = Damage(bad, "hash mismatch", 0, True)
@@ -244,8 +261,12 @@ class JsonlLog:
         refuses a corrupt log; an ``append`` without one reads first."""
         if self._broken:
             raise LogUnwritable("a previous write to events.jsonl failed; restart and retry")
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LogUnwritable(f"cannot open the writers' lock {self.lock_path} ({exc.strerror}); "
+                                "is the registry read-only?") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._held = fd
@@ -260,6 +281,14 @@ class JsonlLog:
             pass
 
     def _move_aside(self, tail: Tail, size: int) -> None:
+        try:
+            self._move_aside_now(tail, size)
+        except OSError as exc:
+            self._broken = True
+            raise LogUnwritable(f"could not move the torn tail of events.jsonl aside ({exc.strerror}); "
+                                "nothing was written: free space or fix permissions and retry") from None
+
+    def _move_aside_now(self, tail: Tail, size: int) -> None:
         with open(self.path, "rb") as f:
             f.seek(tail.size)
             damaged = f.read()
@@ -331,9 +360,25 @@ def _open_or_empty(path: Path) -> Iterator[BinaryIO]:
         yield f
 
 
+def _start_check(path: Path, anchor: Tail | None, verify_prefix: bool) -> HashCheck | None:
+    if anchor is None:
+        return HashCheck.start(path)
+    return HashCheck.start(path, anchor.size, strict=True) if verify_prefix else None
+
+
+def _verify_prefix(f: BinaryIO, anchor: Tail) -> None:
+    """Every line up to the anchor's is a good commit linked to the one before (in-process,
+    for a prefix too small to be worth a second process)."""
+    f.seek(0)
+    bad = first_bad_line(f, anchor.size, strict=True)
+    if bad:
+        raise LogCorrupt(bad, "hash mismatch or broken chain")
+
+
 def _check_anchor(f: BinaryIO, anchor: Tail) -> None:
     """Position ``f`` after the anchor's line once that line proved to be the same."""
     if anchor.seq == 0:
+        f.seek(0)
         return
     f.seek(anchor.start)
     line = f.readline(anchor.size - anchor.start + 1)

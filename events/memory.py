@@ -22,10 +22,13 @@ class MemoryLog:
     def read(self) -> Iterator[Record]:
         return self._read(Tail(0, GENESIS, 0))
 
-    def read_after(self, anchor: Tail) -> Iterator[Record]:
+    def read_after(self, anchor: Tail, verify_prefix: bool = False) -> Iterator[Record]:
         lines = list(self.lines)
         if anchor.seq and (len(lines) < anchor.seq or frame_hash(lines[anchor.seq - 1]) != anchor.hash):
             raise StaleAnchor(f"commit {anchor.seq} is not the one cached")
+        if verify_prefix:
+            for _ in self._read(Tail(0, GENESIS, 0), lines[:anchor.seq]):
+                pass
         return self._read(anchor, lines[anchor.seq:])
 
     def _read(self, start: Tail, lines: list[bytes] | None = None) -> Iterator[Record]:

@@ -110,7 +110,7 @@ def save(root: Path, anchor: Tail, state: State) -> bool:
     if (state.seq, state.head) != (anchor.seq, anchor.hash):
         raise ValueError("a snapshot must name the commit its state reflects")
     body = orjson.dumps({"format": FORMAT, "fold_code": fold_code(), "anchor": list(anchor),
-                         "state": state_to_json(state)}, option=orjson.OPT_SORT_KEYS)
+                         "state": state_to_json(state)})  # key order kept: it is the state's
     return write_cache(snapshot_path(root), body)
 
 

@@ -20,7 +20,7 @@ import contextlib
 import functools
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -79,17 +79,22 @@ def fold(
     start: State | None = None,
 ) -> State:
     """The state after the given commits (stopping at a commit number or a time), folded
-    onto ``start`` (a cached state) or the empty state."""
+    onto ``start`` (a cached state) or the empty state. A log reader passed in is closed
+    on return, so its shared lock never outlives the fold (even when it raises)."""
     state = start or State()
-    for record in records:
-        if (at_seq is not None and record["seq"] > at_seq) or (
-            as_of is not None and record["time"] > as_of
-        ):
-            break
-        try:
-            state = apply_commit(state, record)
-        except InvalidTransition as exc:
-            raise LogCorrupt(record["seq"], f"it cannot be applied: {exc}") from None
+    try:
+        for record in records:
+            if (at_seq is not None and record["seq"] > at_seq) or (
+                as_of is not None and record["time"] > as_of
+            ):
+                break
+            try:
+                state = apply_commit(state, record)
+            except InvalidTransition as exc:
+                raise LogCorrupt(record["seq"], f"it cannot be applied: {exc}") from None
+    finally:
+        if isinstance(records, Generator):
+            records.close()
     return state
 
 
@@ -179,7 +184,7 @@ class Engine:
 
     def _cache(self, state: State) -> None:
         position = self.log.position()
-        if position is not None and position.seq == state.seq:
+        if position is not None and position.seq == state.seq > 0:
             snapshot.save(self.root, position, state)
 
     # -- writing --------------------------------------------------------------------
@@ -241,7 +246,7 @@ class Engine:
         """Rebuild every projection from the log; returns what changed on disk."""
         self.require_root()
         with self.log.writing():
-            state = self._fold()
+            state = fold(self.log.read())  # the whole log, whatever the cache says
             changes = self.project(state)
             self._cache(state)
             return state, changes
@@ -253,6 +258,13 @@ class Engine:
         return apply(self.root, desired_tree(state), self.store)
 
     def _fold(self) -> State:
+        """The state a writer decides on: from the cached state when there is one (the lines
+        it stands for are still checked, hashes and links, so corruption anywhere stops the
+        write), else the whole log."""
+        cached = snapshot.load(self.root)
+        if cached is not None:
+            with contextlib.suppress(StaleAnchor):
+                return fold(self.log.read_after(cached.anchor, verify_prefix=True), start=cached.state)
         return fold(self.log.read())
 
     def _heal(self, state: State) -> None:
