@@ -27,8 +27,16 @@ def get_console() -> Console:
     return _CONSOLE[0]
 
 
+def visible(text: str, keep: str = "\n") -> str:
+    """Text with control characters shown escaped (stored reasons and names come from users:
+    an ESC sequence must not reach the terminal)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
+
+
 def say(text: str) -> None:
-    typer.echo(text)
+    typer.echo(visible(text))
 
 
 def emit_json(data: Any) -> None:
@@ -45,12 +53,13 @@ def score(value: Any) -> str:
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     out = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         out.add_column(column, overflow="fold")
-    for row in rows:
-        out.add_row(*("-" if v is None else str(v) for v in row))
+    for row in rows:  # Text: cells are never read as rich markup
+        out.add_row(*(Text("-" if v is None else visible(str(v), keep="")) for v in row))
     get_console().print(out)
 
 

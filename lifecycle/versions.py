@@ -44,18 +44,18 @@ FIRST_VERSION = Version(1, 0, 0)
 
 def parse_version(text: str) -> Version:
     """Parse ``1.0.2`` or ``v1.0.2``; anything else is a user error."""
-    match = _VERSION.match(text.strip())
+    match = _VERSION.fullmatch(text)
     if not match:
         raise UserError(f"not a version: {text!r}; use MAJOR.MINOR.PATCH, e.g. 1.0.2")
     return Version(int(match[1]), int(match[2]), int(match[3]))
 
 
 def is_version(text: str) -> bool:
-    return bool(_VERSION.match(text))
+    return bool(_VERSION.fullmatch(text))
 
 
 def check_family(family: str) -> str:
-    if not _FAMILY.match(family):
+    if not _FAMILY.fullmatch(family):
         raise UserError(
             f"not a model family: {family!r}; use lowercase letters and digits, e.g. convnext"
         )
@@ -68,10 +68,10 @@ def model_id(family: str, version: Version) -> str:
 
 def split_model_id(text: str) -> tuple[str, Version] | None:
     """``convnext_v1.0.2`` -> (``convnext``, 1.0.2); None when it is not a model id."""
-    match = _MODEL_ID.match(text)
+    match = _MODEL_ID.fullmatch(text)
     if not match:
         return None
-    version_match = _VERSION.match(match[2])
+    version_match = _VERSION.fullmatch(match[2])
     if not version_match:
         return None
     return match[1], parse_version(match[2])

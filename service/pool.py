@@ -33,7 +33,7 @@ def build_add_data(
 ) -> tuple[AddData, dict[str, Path]]:
     from models.stations import STATIONS
 
-    if not _EVENT_ID.match(event_id):
+    if not _EVENT_ID.fullmatch(event_id):
         raise UserError(f"not an event id: {event_id!r}; use e.g. GTO_20260210")
     if station.upper() not in STATIONS:
         raise UserError(f"unknown station {station!r}; known: {', '.join(sorted(STATIONS))}")

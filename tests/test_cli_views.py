@@ -123,3 +123,20 @@ def test_reading_commands_never_import_torch(three: Cli, root: Path, args: list[
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_reasons_cannot_inject_terminal_escapes_or_rich_markup(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from lifecycle.commands import Reject
+    from tests.helpers.workload import fake_submit, prepare
+
+    engine = prepare(tmp_path / "r", champions=1)
+    engine.execute(fake_submit(engine, "x"))
+    engine.execute(Reject(ref="challenger", reason="\x1b[31mred[/] [bold]loud\nsecond line"))
+    result = CliRunner().invoke(app, ["--root", str(engine.root), "history", "--model", "1.0.1"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout
+    flat = "".join(c for c in result.stdout if not c.isspace() and c != "│")
+    assert "\\x1b[31mred[/][bold]loud\\nsecondline" in flat  # shown, escaped, not interpreted

@@ -100,11 +100,6 @@ def test_submit_refuses_versions_with_control_characters_or_separators(
     refused(cli, root, "submit", str(candidates[0]), "--version", version, match="not a version")
 
 
-LENIENT = ("lifecycle/versions.py strips surrounding whitespace and its patterns end in '$', which "
-           "matches before a trailing newline: use fullmatch and no strip")
-
-
-@pytest.mark.xfail(strict=True, reason=LENIENT)
 @pytest.mark.parametrize("version", ["1.0.1\n", "\t1.0.1"])
 def test_submit_refuses_versions_with_a_newline_or_tab(
     cli: Cli, root: Path, candidates: list[Path], version: str
@@ -112,7 +107,6 @@ def test_submit_refuses_versions_with_a_newline_or_tab(
     refused(cli, root, "submit", str(candidates[0]), "--version", version, match="not a version")
 
 
-@pytest.mark.xfail(strict=True, reason=LENIENT)
 def test_references_with_a_trailing_newline_are_refused(cli: Cli, root: Path, candidates: list[Path]) -> None:
     cli("submit", str(candidates[0]))
     refused(cli, root, "promote", "1.0.0\n", "--reason", "x", match="not a model reference")
@@ -286,8 +280,6 @@ def test_a_planted_failed_link_never_moves_a_drop_out_of_the_inbox(
     assert "is not a folder of the inbox" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="service/steplog.py prints names unquoted unless they hold a "
-                   "space: a newline in a drop's name splits the daemon's log line (quote any non-printable)")
 def test_the_daemon_log_stays_one_line_per_step(site: Cli, root: Path, candidates: list[Path]) -> None:
     drop = shutil.copytree(candidates[0], root / "inbox" / "x\n2026-01-01T00:00:00.000000Z\tdone\tdrop=forged")
     (drop / "READY").touch()
