@@ -11,6 +11,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import orjson
@@ -18,7 +19,8 @@ import orjson
 from lifecycle.state import ModelRecord, State
 from projections.registry import REGISTRY_PATH, folder, metrics, registry_bytes
 
-PRODUCTION_LINK = "production/models/earthquake_model.pth"
+PRODUCTION_DIR = "production/models"
+PRODUCTION_LINK = f"{PRODUCTION_DIR}/earthquake_model.pth"
 PRODUCTION_TARGET = "../../models/champion/best_model.pth"
 MANAGED_DIRS = ("models/champion", "models/challenger", "models/archive", "production/models")
 
@@ -87,11 +89,25 @@ def model_files(record: ModelRecord) -> Tree:
     return tree
 
 
-def desired_tree(state: State) -> Tree:
+def desired_tree(state: State, only: Iterable[ModelRecord] | None = None) -> Tree:
+    """The whole tree, or (``only``) the part of it for some models plus the production
+    link and the registry: what a commit that changed just those models can change."""
     tree: Tree = {}
-    for record in state.by_version():
+    for record in state.by_version() if only is None else only:
         tree.update(model_files(record))
     if state.champion is not None:
         tree[PRODUCTION_LINK] = Symlink(PRODUCTION_TARGET)
     tree[REGISTRY_PATH] = Content(registry_bytes(state))
     return tree
+
+
+def changed_models(before: State, after: State) -> list[ModelRecord]:
+    """Records a commit replaced (the model map keeps unchanged records by identity)."""
+    return [r for model_id, r in after.models.items() if before.models.get(model_id) is not r]
+
+
+def folders_of(before: State, changed: Iterable[ModelRecord]) -> set[str]:
+    """The folders the changed models leave and enter, and the production folder."""
+    old = (before.models.get(r.model_id) for r in changed)
+    return ({folder(r) for r in changed} | {folder(r) for r in old if r is not None}
+            | {PRODUCTION_DIR})

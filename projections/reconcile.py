@@ -31,10 +31,13 @@ from projections.registry import REGISTRY_PATH
 TMP_PREFIX = "."
 
 
-def plan(root: Path, tree: Tree, store: BlobStore) -> tuple[list[str], list[str]]:
-    """Paths to (write, remove) so that disk matches ``tree``; reads only."""
+def plan(root: Path, tree: Tree, store: BlobStore,
+         scope: set[str] | None = None) -> tuple[list[str], list[str]]:
+    """Paths to (write, remove) so that disk matches ``tree``; reads only. With ``scope``
+    (folders), ``tree`` is the part of the desired tree inside them and only they are
+    compared (a commit's own folders: see ``layout.folders_of``)."""
     to_write = [p for p, entry in sorted(tree.items()) if not _is_right(root / p, entry, store)]
-    return to_write, _extras(root, tree)
+    return to_write, _extras(root, tree) if scope is None else _extras_in(root, tree, scope)
 
 
 class ProjectionUnwritable(UserError, OSError):
@@ -54,18 +57,19 @@ class ProjectionUnwritable(UserError, OSError):
         return self.message
 
 
-def apply(root: Path, tree: Tree, store: BlobStore) -> list[str]:
-    """Reconcile; returns a line per change (``+ path``, ``~ path``, ``- path``)."""
+def apply(root: Path, tree: Tree, store: BlobStore, scope: set[str] | None = None) -> list[str]:
+    """Reconcile (everything, or the folders in ``scope``); returns a line per change
+    (``+ path``, ``~ path``, ``- path``)."""
     try:
-        return _apply(root, tree, store)
+        return _apply(root, tree, store, scope)
     except ProjectionUnwritable:
         raise
     except OSError as exc:
         raise ProjectionUnwritable(root, exc) from exc
 
 
-def _apply(root: Path, tree: Tree, store: BlobStore) -> list[str]:
-    to_write, to_remove = plan(root, tree, store)
+def _apply(root: Path, tree: Tree, store: BlobStore, scope: set[str] | None) -> list[str]:
+    to_write, to_remove = plan(root, tree, store, scope)
     changes: list[str] = []
     touched: set[Path] = set()
     for rel in (p for p in to_write if p != REGISTRY_PATH):
@@ -127,6 +131,22 @@ def _extras(root: Path, tree: Tree) -> list[str]:
         if rel_dir.startswith("models/archive/") and directory.is_dir():
             extras += [f"{rel_dir}/{c.name}" for c in sorted(directory.iterdir())
                        if f"{rel_dir}/{c.name}" not in tree]
+    return extras
+
+
+def _extras_in(root: Path, tree: Tree, scope: set[str]) -> list[str]:
+    """Paths in the scoped folders that ``tree`` does not name (an archive folder it does
+    not name at all, as a whole)."""
+    wanted_dirs = {str(Path(p).parent) for p in tree}
+    extras: list[str] = []
+    for rel_dir in sorted(scope):
+        directory = root / rel_dir
+        if not (directory.is_dir() or directory.is_symlink()):
+            continue
+        if rel_dir.startswith("models/archive/") and (rel_dir not in wanted_dirs or directory.is_symlink()):
+            extras.append(rel_dir)
+            continue
+        extras += [f"{rel_dir}/{c.name}" for c in sorted(directory.iterdir()) if f"{rel_dir}/{c.name}" not in tree]
     return extras
 
 

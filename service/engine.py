@@ -212,9 +212,9 @@ class Engine:
             draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
             with _signals_held():  # Ctrl-C/SIGTERM land after the commit is projected
                 record = self.log.append(draft, state.seq)
-                state = apply_commit(state, record)
+                before, state = state, apply_commit(state, record)
                 try:
-                    changes = self.project(state)
+                    changes = self.project(state, before=before)
                 except OSError as exc:
                     raise ProjectionFailed(
                         f"committed as commit {record['seq']}, but the folders could not be updated "
@@ -251,11 +251,19 @@ class Engine:
             self._cache(state)
             return state, changes
 
-    def project(self, state: State) -> list[str]:
-        from projections.layout import desired_tree
+    def project(self, state: State, before: State | None = None) -> list[str]:
+        """Bring the folders and the registry to ``state``: all of them, or (``before``: the
+        state a commit was applied to) only the folders of the models the commit changed.
+        A registry that does not match its log is healed by the next command (``_heal``:
+        everything), and ``replay`` always reconciles everything."""
+        from projections.layout import changed_models, desired_tree, folders_of
         from projections.reconcile import apply
 
-        return apply(self.root, desired_tree(state), self.store)
+        if before is None:
+            return apply(self.root, desired_tree(state), self.store)
+        changed = changed_models(before, state)
+        return apply(self.root, desired_tree(state, only=changed), self.store,
+                     scope=folders_of(before, changed))
 
     def _fold(self) -> State:
         """The state a writer decides on: from the cached state when there is one (the lines

@@ -55,3 +55,27 @@ def test_the_log_grows_linearly_with_the_commits(tmp_path: Path) -> None:
         assert after.startswith(before)  # appended only: nothing before is rewritten
         sizes.append(len(after) - len(before))
     assert max(sizes) - min(sizes) <= 0.01 * min(sizes), sizes  # the same bytes per commit, every block
+
+
+def test_a_commit_projects_only_its_models_and_leaves_the_tree_a_full_rebuild_wants(tmp_path: Path) -> None:
+    """Writers reconcile only the folders of the models a commit changed; after every kind
+    of commit the whole tree on disk is exactly what a full reconcile would produce."""
+    from lifecycle.commands import Reject
+    from projections.layout import desired_tree
+    from projections.reconcile import plan
+
+    engine = prepare(tmp_path / "r", champions=3)
+
+    def run(command: object) -> None:
+        engine.execute(command)
+        state = engine.state()
+        assert plan(engine.root, desired_tree(state), engine.store) == ([], []), command
+
+    for n in range(3):
+        run(fake_submit(engine, f"n{n}"))
+        run(evaluation("challenger", "benchmark", 80.0 + n))
+        run(evaluation("champion", "benchmark", 85.0))
+        run(Reject(ref="challenger", reason="worse") if n == 1 else Promote(ref="challenger", reason="better"))
+        run(Rollback(ref=rollback_target(engine), reason="drill"))
+    run(Rollback(ref=None, reason="back to the previous champion"))
+    run(evaluation("1.0.0", "holdout", 70.0))  # an archived model's folder

@@ -214,7 +214,7 @@ def test_a_crash_between_append_and_projection_is_healed_by_the_next_command(
     from service.engine import Engine
 
     submit_evaluate(champion_v101, candidates[1], WINNER_METRICS, metrics_file)
-    monkeypatch.setattr(Engine, "project", lambda self, state: (_ for _ in ()).throw(
+    monkeypatch.setattr(Engine, "project", lambda self, state, before=None: (_ for _ in ()).throw(
         KeyboardInterrupt("killed after the append")))
     with pytest.raises(KeyboardInterrupt):
         from lifecycle.commands import DecideChallenger
