@@ -39,14 +39,14 @@ def run_faults(base: Path) -> dict[str, Any]:
             "problems": problems, "seconds": round(time.monotonic() - started, 1)}
 
 
-def run_kills(base: Path, rounds: int) -> dict[str, Any]:
+def run_kills(base: Path, rounds: int, only: list[str] | None = None) -> dict[str, Any]:
     from service.importer import build_import
     from tests.helpers import crashloop
     from tests.helpers.faults import SEED
 
     command, files, _ = build_import(SEED)
     report: dict[str, Any] = {}
-    for kind in crashloop.KINDS:
+    for kind in only or crashloop.KINDS:
         started = time.monotonic()
         stats, problems = crashloop.loop(kind, base / kind, rounds, seed=len(kind),
                                          imported=(command, files))
@@ -79,11 +79,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("what", choices=("faults", "kills", "all"))
     parser.add_argument("--rounds", type=int, default=300, help="kills per writing command")
     parser.add_argument("--json", type=Path, help="write the raw results here")
+    parser.add_argument("--only", action="append", help="kill loops for this command only (repeatable)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         base = Path(tmp)
         faults = run_faults(base / "faults") if args.what in ("faults", "all") else None
-        kills = run_kills(base / "kills", args.rounds) if args.what in ("kills", "all") else None
+        kills = run_kills(base / "kills", args.rounds, args.only) if args.what in ("kills", "all") else None
     print(markdown(faults, kills))
     if args.json:
         args.json.write_text(json.dumps({"faults": faults, "kills": kills}, indent=2) + "\n")
