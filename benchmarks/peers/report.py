@@ -154,8 +154,9 @@ def render(run: Run) -> str:
         who = ", ".join(f"{TITLES[p]} ({r:.2f}x)" for o, p, r in found if o == op)
         why = WHY.get(op, "")
         if why.startswith(_WRITE_WHY) and first_write is not None:
-            why = (f"Why, and the fix: the same as for *{first_write}* above (a whole-log fold and a "
-                   "whole-tree reconcile on every write)." + why[len(_WRITE_WHY):])
+            why = (f"Why, and the fix: the same as for *{first_write}* above (the cached state decoded "
+                   "and its log lines checked, the registry rendered whole, on every write)."
+                   + why[len(_WRITE_WHY):])
         elif why.startswith(_WRITE_WHY):
             first_write = OPS[op][0].format(**run.sizes)
         out += [f"### {OPS[op][0].format(**run.sizes)}: slower than {who}", "", why, ""]
@@ -191,18 +192,18 @@ METHOD = [
     "rebuilt state) stops the run with an error.",
 ]
 _WRITE_WHY = (
-    "Why: a write costs O(all models), not O(what changed). `Engine.execute` (see the profile below) "
-    "(1) folds the whole log again under the lock (`fold`: it does not start from the cached state in "
-    "`cache/state.json` that `Engine.state()` uses), (2) rebuilds the desired projection tree of every "
-    "model (`desired_tree`) and reconciles it with the disk (`reconcile.apply`: a `stat` and a content "
-    "check of every file in every model folder, about ten per model), and (3) re-renders the whole "
-    "`model_registry.json` (`registry_bytes`); then it fsyncs the log, the changed files and their "
-    "folders. The peers write one row (MLflow) or one event (eventsourcing) and nothing else: the "
-    "SQLite commit is their only fsync. Fix: start `execute`'s fold from the snapshot (as `state()` "
-    "does, verifying the anchor's hash), and project incrementally: the committed events name the "
-    "models they touch, so only those folders, the role symlinks and the registry file need "
-    "reconciling; a full reconcile stays in `replay` and `verify`. That makes a write cost the same with "
-    "10 or 10,000 models; the fsyncs (log + folders) remain, and are what durability costs."
+    "Why: a write still costs a little per model, not only per change. `Engine.execute` (see the "
+    "profile below) starts from the cached state (`cache/state.json`: decoding every model's record) "
+    "and checks every log line up to it again (hash and link, so that corruption anywhere stops a "
+    "write: `fold`), renders the whole `model_registry.json` twice (`registry_bytes`: once to see whether "
+    "the registry on disk is the one its log makes, once to write it), then reconciles only the folders "
+    "of the models the commit changed (`desired_tree` + `apply`) and fsyncs the log, the changed files "
+    "and their folders. The peers write one row (MLflow) or one event (eventsourcing) and nothing else: "
+    "the SQLite commit is their only fsync. Fix: render the registry from per-model fragments kept with "
+    "the cache (only the changed models re-rendered), compare the registry on disk by a digest recorded "
+    "when it was written, and keep the decoded state in long-lived processes (the daemon, the "
+    "dashboard); the line check stays (it is what lets a write refuse a corrupt log) but runs in a "
+    "second process beside the rest for a large log. The fsyncs remain: they are what durability costs."
 )
 WHY: dict[str, str] = {
     "register": _WRITE_WHY + " Registering also copies the weights into the content-addressed store "
@@ -210,7 +211,7 @@ WHY: dict[str, str] = {
     "champion": _WRITE_WHY + " A promotion also switches the champion folder and archives the old "
     "one (hard links, atomic renames); the peers' champion is only a pointer until someone deploys it.",
     "serve": _WRITE_WHY + " Here the peers do more than set a pointer (MLflow downloads the artifact, "
-    "eventsourcing re-reads the aggregate), yet our promotion still pays the whole-tree reconcile.",
+    "eventsourcing re-reads the aggregate), yet our promotion still pays the per-model costs above.",
     "list": "Why: `ModelDeployer(root).get_all_versions()` rebuilds the whole `State` first: it opens "
     "the cached state (`cache/state.json`, every model's full record: metrics, evaluations, training "
     "data), decodes it into immutable records, checks its anchor against the log and folds what came "
