@@ -29,15 +29,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from events.store import StoreUnwritable
 from lifecycle.commands import Rollback
 from lifecycle.errors import LogUnwritable, UserError
 from lifecycle.policy import Policy
+from projections.reconcile import ProjectionUnwritable
 from service import inbox as box
 from service.daemon_config import Settings
-from service.engine import Engine
+from service.engine import Engine, ProjectionFailed
 from service.steplog import StepLog
 
 HOUR = 3600.0
+# The disk, not the drop: such a drop stays in the inbox and is taken again at the next tick.
+_NOT_THE_DROPS_FAULT = (StoreUnwritable, ProjectionUnwritable, ProjectionFailed, LogUnwritable)
 
 
 @dataclass
@@ -147,6 +151,8 @@ class Daemon:
         self.log.step("drop", drop=drop.name)
         try:
             self._take(drop)
+        except _NOT_THE_DROPS_FAULT:
+            raise  # logged by the tick; the drop is taken again at the next one
         except UserError as exc:
             self._fail(drop, str(exc))
         except Exception as exc:  # a bad drop must never stop the daemon

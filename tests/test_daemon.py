@@ -344,3 +344,28 @@ def test_a_challenger_that_cannot_be_evaluated_is_rejected_and_the_next_drop_goe
     drop(root, candidates[0], "next")
     site(*WATCH)
     assert "promoted" in reason(root, ".done", "convnext_v1.0.1")
+
+
+def test_a_full_disk_leaves_the_drop_in_the_inbox_for_the_next_tick(
+    site: Cli, root: Path, candidates: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from events.store import BlobStore, StoreUnwritable
+
+    drop(root, candidates[0], "first")
+    real_put = BlobStore.put
+
+    def full(self: BlobStore, *args: object, **kwargs: object) -> object:
+        raise StoreUnwritable(f"could not store a blob ({os.strerror(errno.ENOSPC)}); nothing was recorded")
+
+    monkeypatch.setattr(BlobStore, "put", full)
+    site(*WATCH)
+    assert (root / "inbox" / "first" / "READY").exists()  # not moved to .failed
+    assert not (root / "inbox" / ".failed").exists() or not list((root / "inbox" / ".failed").iterdir())
+    assert models(site) == []
+    monkeypatch.setattr(BlobStore, "put", real_put)
+    site(*WATCH)  # space again: the same drop is taken
+    assert models(site) == ["convnext_v1.0.0"]
+    assert "promoted: first model" in reason(root, ".done", "convnext_v1.0.0")
