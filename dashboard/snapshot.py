@@ -1,9 +1,11 @@
 """One consistent view of a registry root per page run (no Streamlit here).
 
 Guarantees:
-1. A snapshot is the log read once under the writers' shared lock (``Engine.records``)
-   and folded once: every section of a page shows the same commit prefix, never a torn
-   state, whatever the daemon or the CLI write meanwhile.
+1. A snapshot is the registry at one commit (``Engine.state``: the cached state plus the
+   commits after it); every section of a page shows that commit prefix, never a torn
+   state, whatever the daemon or the CLI write meanwhile: the commits a section reads
+   (``records``, read only when a section needs them all; ``commits_of_type``, through the
+   history index) stop at the snapshot's commit.
 2. Snapshots are cached per root and keyed by the log file's identity (inode, size,
    mtime): the log is append-only, so an unchanged key means unchanged content and the
    fold is reused; any append changes the key and the next run reads the log again.
@@ -12,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -32,13 +35,35 @@ _LOCK = threading.Lock()
 @dataclass(frozen=True)
 class Snapshot:
     root: Path
-    records: tuple[Record, ...]
     state: State
     key: LogKey | None
 
     @property
     def seq(self) -> int:
         return self.state.seq
+
+    @functools.cached_property
+    def records(self) -> tuple[Record, ...]:
+        """Every commit up to the snapshot's (read on first use: the history page)."""
+        found = []
+        reader = engine(self.root).records()
+        try:
+            for record in reader:
+                if record["seq"] > self.seq:
+                    break
+                found.append(record)
+        finally:
+            reader.close()  # type: ignore[attr-defined]
+        return tuple(found)
+
+    def commits_of_type(self, *types: str) -> list[Record]:
+        """Commits with an event of these (rare) types up to the snapshot's, oldest first,
+        read through the history index instead of the whole log."""
+        from service import history
+
+        eng = engine(self.root)
+        found = {r["seq"]: r for t in types for r in history.of_type(eng, t) if r["seq"] <= self.seq}
+        return [found[seq] for seq in sorted(found)]
 
     def as_of(self, *, time: str | None = None, seq: int | None = None) -> State:
         """The registry as it was at a time or a commit (time travel), from this snapshot."""
@@ -79,9 +104,9 @@ def load(root: Path) -> Snapshot:
         cached = _CACHE.get(root)
     if cached is not None and before is not None and cached.key == before:
         return cached
-    records = tuple(engine(root).records())
+    state = engine(root).state()
     after = log_key(root)
-    snapshot = Snapshot(root, records, fold(records), before if before == after else None)
+    snapshot = Snapshot(root, state, before if before == after else None)
     if snapshot.key is not None:
         with _LOCK:
             _CACHE[root] = snapshot

@@ -113,7 +113,7 @@ def challenger_panel(ctx: Context) -> None:
 
 
 def decision_panel(ctx: Context) -> None:
-    found = last_decision(ctx.records)
+    found = last_decision(ctx.snapshot.commits_of_type("promoted", "rejected"))
     with st.container(border=True, key=KEY + "decision"):
         st.markdown("**Last decision**")
         if found is None:

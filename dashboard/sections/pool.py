@@ -28,7 +28,7 @@ def render(ctx: Context) -> None:
 
 
 def _time_trigger(ctx: Context, max_days: float) -> None:
-    last = last_training(ctx.records)
+    last = last_training(ctx.snapshot.commits_of_type("trained"))
     if last is None:
         st.caption(f"No model trained yet; the time trigger is {max_days:g} days after a training.")
         return

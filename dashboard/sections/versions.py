@@ -10,7 +10,7 @@ from dashboard.shaping import short_time, version_series
 
 
 def render(ctx: Context) -> None:
-    found = version_series(ctx.state, ctx.records)
+    found = version_series(ctx.state, ctx.snapshot.commits_of_type("rolled_back"))
     points, rollbacks = found["points"], found["rollbacks"]
     if not points:
         st.info("No evaluated version yet: the chart shows each version once it has metrics "
