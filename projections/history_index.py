@@ -83,11 +83,6 @@ def records_with(root: Path, log: JsonlLog, key: str) -> list[Record]:
         return list(log.read_at(_catch_up(root, log, _empty()).lines.get(key, ())))
 
 
-def records_about(root: Path, log: JsonlLog, model_id: str) -> list[Record]:
-    """Every commit with an event about ``model_id``, in log order."""
-    return records_with(root, log, model_id)
-
-
 def _catch_up(root: Path, log: JsonlLog, index: Index) -> Index:
     added = 0
     for start, record in log.read_located(index.anchor):

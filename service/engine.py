@@ -158,9 +158,9 @@ class Engine:
         self.require_root()
         if not isinstance(self.log, JsonlLog):
             return [r for r in self.log.read() if any(e.get("model_id") == model_id for e in r["events"])]
-        from projections.history_index import records_about
+        from projections.history_index import records_with
 
-        return records_about(self.root, self.log, model_id)
+        return records_with(self.root, self.log, model_id)
 
     def state(self, *, at_seq: int | None = None, as_of: str | None = None) -> State:
         """The state after every commit, or as it was at a commit or a time.

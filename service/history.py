@@ -1,5 +1,5 @@
 """Reading the audit trail of a large log without reading all of it (for the dashboard and
-the CLI): one model's commits, the rare event types, the newest commits, the choices.
+the CLI; one model's commits: ``Engine.records_about``): the rare event types, the newest commits, the choices.
 
 Guarantees: the same answers as filtering a full ``Engine.records()`` read (tested), from
 the history index and backward reads of the JSONL log; an engine on another log (the
@@ -13,11 +13,6 @@ from collections.abc import Callable
 from events.log import JsonlLog, Record
 from projections import history_index
 from service.engine import Engine
-
-
-def about(engine: Engine, model_id: str) -> list[Record]:
-    """Every commit with an event about ``model_id``, oldest first."""
-    return engine.records_about(model_id)
 
 
 def of_type(engine: Engine, event_type: str) -> list[Record]:

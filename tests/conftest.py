@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,3 +67,19 @@ def metrics_file(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def holdout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic benchmark data set for the daemon (built once per module)."""
+    from models.synth import write_synthetic
+
+    return write_synthetic(tmp_path_factory.mktemp("h") / "benchmark", samples=24, seed=4, image_size=32).root
+
+
+@pytest.fixture
+def site(cli: Cli, root: Path, holdout: Path) -> Cli:
+    """A root ready for ``lifecycle watch``: the benchmark data set and an inbox."""
+    shutil.copytree(holdout, root / "data" / "benchmark")
+    (root / "inbox").mkdir()
+    return cli

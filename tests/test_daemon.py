@@ -20,20 +20,6 @@ from tests.conftest import Cli
 WATCH = ["watch", "--once", "--device", "cpu"]
 
 
-@pytest.fixture(scope="module")
-def holdout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.synth import write_synthetic
-
-    return write_synthetic(tmp_path_factory.mktemp("h") / "benchmark", samples=24, seed=4, image_size=32).root
-
-
-@pytest.fixture
-def site(cli: Cli, root: Path, holdout: Path) -> Cli:
-    shutil.copytree(holdout, root / "data" / "benchmark")
-    (root / "inbox").mkdir()
-    return cli
-
-
 def drop(root: Path, candidate: Path, name: str, ready: bool = True) -> Path:
     target = root / "inbox" / name
     shutil.copytree(candidate, target)

@@ -195,20 +195,6 @@ def test_import_refuses_a_path_with_control_characters(tmp_path: Path) -> None:
 
 
 # -- the daemon's inbox --------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def holdout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.synth import write_synthetic
-
-    return write_synthetic(tmp_path_factory.mktemp("h") / "benchmark", samples=12, seed=4, image_size=32).root
-
-
-@pytest.fixture
-def site(cli: Cli, root: Path, holdout: Path) -> Cli:
-    shutil.copytree(holdout, root / "data" / "benchmark")
-    (root / "inbox").mkdir()
-    return cli
-
-
 def tree(folder: Path) -> dict[str, str]:
     return fingerprint(folder)
 
