@@ -85,6 +85,13 @@ def _prev_of(line: bytes) -> bytes:
     return line[at + len(_PREV):at + len(_PREV) + 64] if at >= 0 else b""
 
 
+def commit_shaped(record: dict[str, Any]) -> bool:
+    """What every reader relies on: a time and a list of event objects with a type."""
+    events = record.get("events")
+    return (isinstance(record.get("time"), str) and isinstance(events, list)
+            and all(isinstance(e, dict) and isinstance(e.get("type"), str) for e in events))
+
+
 def decode(line: bytes) -> dict[str, Any]:
     record: dict[str, Any] = orjson.loads(line)
     return record

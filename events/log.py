@@ -27,12 +27,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
+from events import segments
 from events._hashcheck import HashCheck
 from events._reverse import Damaged, newest_first
 from events.codec import (
     GENESIS,
     SCHEMA_VERSION,
     claimed_hash,
+    commit_shaped,
     decode,
     encode,
     first_bad_line,
@@ -113,7 +115,7 @@ def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail],
             if record.get("seq") != seq + 1 or record.get("prev") != prev:
                 problems.append(Damage(number, "broken chain (seq or prev hash)", offset, True))
                 break
-            if not _commit_shaped(record):
+            if not commit_shaped(record):
                 problems.append(Damage(number, "not shaped like a commit (time, events)", offset, True))
                 break
             seq, prev, offset, start = seq + 1, digest, offset + len(line), offset
@@ -122,13 +124,6 @@ def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail],
             yield record
     finally:
         tail[0] = Tail(seq, prev, offset, start)
-
-
-def _commit_shaped(record: Record) -> bool:
-    """What every reader relies on: a time and a list of event objects."""
-    events = record.get("events")
-    return (isinstance(record.get("time"), str) and isinstance(events, list)
-            and all(isinstance(e, dict) and isinstance(e.get("type"), str) for e in events))
 
 
 def _why(line: bytes) -> str:
@@ -185,6 +180,31 @@ class JsonlLog:
         starts: list[int] = []
         for record in self._read(anchor, starts):
             yield starts.pop(), record
+
+    def read_in_halves(self, local: Callable[[Iterator[Record]], None], reducer: str) -> Any | None:
+        """A whole read of a large log on two cores: ``local`` consumes the first half's
+        records (verified here) while a second process verifies the other half and reduces
+        it with ``reducer`` (``"module:function"``, see ``events.segments``); returns that
+        reduction. None when the caller must read the ordinary way instead (a small log, any
+        damage or torn line, the helper failed): what ``local`` took is then to be dropped."""
+        with self._shared(), _open_or_empty(self.path) as f:
+            size = f.seek(0, os.SEEK_END)
+            if size < HashCheck.PARALLEL_FROM:
+                return None
+            split = segments.split_at(f, size)
+            helper = segments.Helper(reducer, self.path, split, size)
+            try:
+                mine = segments.Checked(0)
+                local(mine.records(f, split))
+                if not (mine.good and mine.first == (1, GENESIS) and mine.last and mine.last[2] == split):
+                    return None
+                theirs = helper.result()
+            finally:
+                helper.stop()
+            if theirs is None or theirs["first"] != [mine.last[0] + 1, mine.last[1]]:
+                return None
+            self._tail = Tail(*theirs["last"])
+            return theirs["result"]
 
     def read_newest(self, limit: int, keep: Callable[[Record], bool] = lambda _: True) -> list[Record]:
         """Up to ``limit`` commits that ``keep`` accepts, newest first, each hash-checked and

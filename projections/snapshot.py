@@ -47,11 +47,12 @@ class Snapshot(NamedTuple):
 def fold_code() -> str:
     """The digest of the code that folds events into a ``State``."""
     import lifecycle.evolve
+    import lifecycle.fold
     import lifecycle.state
     import lifecycle.transitions
 
     digest = hashlib.sha256()
-    for module in (lifecycle.evolve, lifecycle.state, lifecycle.transitions):
+    for module in (lifecycle.evolve, lifecycle.fold, lifecycle.state, lifecycle.transitions):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()
 

@@ -1,0 +1,214 @@
+"""Folding many commits at once: ``apply_commit`` one by one, with evaluations deferred.
+
+Nearly every line of a long log is an ``evaluated`` commit (monitoring re-measures the
+models), and no evolver but ``_evaluated`` reads or changes a model's evaluations once the
+model exists. So an evaluation-only commit can be folded as an overlay (per model: the
+latest evaluation per data set, and which one came last) that is laid over the models
+once, at the end, instead of rebuilding a model record per event.
+
+Guarantees:
+1. ``Fold`` gives exactly the state, key order included, that ``apply_commit`` gives
+   commit by commit (``tests/test_fold.py`` checks it on random logs, valid or not).
+2. A log that cannot be folded fails at the same commit with the same message: an
+   evaluation of a model that does not exist yet is found when the overlay is laid, and
+   the earliest such evaluation is reported before any later failure.
+3. ``reduce_segment`` reduces a run of verified commits with no state at hand (another
+   process's half of the log) to plain JSON that ``Fold.add_reduced`` takes in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lifecycle.evolve import apply_commit
+from lifecycle.state import Json, State
+from lifecycle.transitions import InvalidTransition
+
+Reduced = dict[str, Any]
+
+
+class CommitRefused(Exception):
+    """The commit numbered ``seq`` cannot be applied (the log is corrupt or tampered)."""
+
+    def __init__(self, seq: int, why: str) -> None:
+        super().__init__(why)
+        self.seq, self.why = seq, why
+
+
+class Overlay:
+    """Evaluations not yet laid over their models: per model, the latest per data set (in
+    first-seen order), the key of the last one, and the commit of the first one. An entry
+    is kept as (event, seq, time) until it is laid: most are replaced before that."""
+
+    def __init__(self) -> None:
+        self.evaluations: dict[str, dict[str, Any]] = {}
+        self.latest: dict[str, str] = {}
+        self.first: dict[str, tuple[int, int]] = {}  # commit and place in it
+
+    def absorb(self, record: Mapping[str, Any], seq: int) -> bool:
+        """Take an evaluation-only commit (numbered ``seq``); False (nothing taken) for any
+        other commit, or one whose events are not well-formed evaluations."""
+        events = record["events"]
+        if type(events) is not list or not events:
+            return False
+        staged = []
+        for e in events:  # runs once per line of a long log: checks kept flat
+            if type(e) is not dict or e.get("type") != "evaluated":
+                return False
+            model_id, dataset, digest = e.get("model_id"), e.get("dataset"), e.get("dataset_digest")
+            if type(model_id) is not str or type(dataset) is not str or (
+                    digest is not None and type(digest) is not str):
+                return False
+            staged.append((model_id, f"{dataset}@{digest or '-'}", e))
+        at, evaluations, first, latest = record["time"], self.evaluations, self.first, self.latest
+        for place, (model_id, key, e) in enumerate(staged):
+            per_model = evaluations.get(model_id)
+            if per_model is None:
+                per_model = evaluations[model_id] = {}
+                first[model_id] = (seq, place)
+            per_model[key] = (e, seq, at)
+            latest[model_id] = key
+        return True
+
+    def merge(self, later: Reduced) -> None:
+        """Lay a later overlay (``to_json`` form) over this one."""
+        for model_id, per_model in later["evaluations"].items():
+            mine = self.evaluations.get(model_id)
+            if mine is None:
+                self.evaluations[model_id] = dict(per_model)
+                seq, place = later["first"][model_id]
+                self.first[model_id] = (seq, place)
+            else:
+                mine.update(per_model)
+            self.latest[model_id] = later["latest"][model_id]
+
+    def laid(self, model_id: str) -> dict[str, Json]:
+        """The model's pending evaluations, as ``evolve`` stores them."""
+        return {key: _stored(entry) for key, entry in self.evaluations[model_id].items()}
+
+    def to_json(self) -> Reduced:
+        return {"evaluations": {model_id: self.laid(model_id) for model_id in self.evaluations},
+                "latest": self.latest, "first": self.first}
+
+
+def _stored(entry: Any) -> Json:
+    """An evaluation as ``evolve._evaluated`` stores it (entries from ``merge`` already are)."""
+    if type(entry) is not tuple:
+        return entry  # type: ignore[no-any-return]
+    e, seq, at = entry
+    evaluation = dict(e)
+    del evaluation["type"], evaluation["model_id"]
+    evaluation["seq"] = seq
+    evaluation["at"] = at
+    return evaluation
+
+
+class Fold:
+    """``apply_commit`` over commits given in log order, onto ``start``."""
+
+    def __init__(self, start: State | None = None) -> None:
+        self._state = start or State()
+        self._overlay = Overlay()
+        self._born: dict[str, int] = {}  # models created during this fold -> their commit
+        self._position: tuple[int, str, str | None] = (self._state.seq, self._state.head, self._state.last_time)
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        seq = self._position[0] + 1
+        if record.get("seq") == seq and self._overlay.absorb(record, seq):
+            self._position = (seq, record["hash"], record["time"])
+            return
+        self._apply(record)
+
+    def add_reduced(self, reduced: Reduced) -> None:
+        """Another process's ``reduce_segment`` of the commits that follow."""
+        for run in reduced["runs"]:
+            # the run's evaluations are laid with the earlier ones first: its other commits
+            # neither read nor change evaluations, and each is checked against ``_born``
+            self._overlay.merge(run["overlay"])
+            for record in run["commits"]:
+                self._apply(record)
+            if run["then"] is not None:
+                self._apply(run["then"])
+        position = reduced["position"]
+        if position is not None:
+            self._position = (position[0], position[1], position[2])
+
+    def state(self) -> State:
+        """The state after every commit added so far."""
+        self._lay_overlay(None)
+        return self._positioned()
+
+    def _positioned(self) -> State:
+        """The folded state moved to the last commit added (evaluations may be pending)."""
+        seq, head, last_time = self._position
+        if last_time is None or self._state[_POSITION] == self._position:
+            return self._state
+        return self._state.at_position(seq, head, last_time)
+
+    def _apply(self, record: Mapping[str, Any]) -> None:
+        if _touches_evaluations(record):  # the pending ones come first
+            self._lay_overlay(None)
+        state = self._positioned()
+        try:
+            self._state = apply_commit(state, record)
+        except InvalidTransition as exc:
+            seq = record.get("seq")
+            seq = seq if isinstance(seq, int) else state.seq + 1
+            self._lay_overlay(seq)
+            raise CommitRefused(seq, str(exc)) from None
+        self._position = (self._state.seq, self._state.head, self._state.last_time)
+        for e in record["events"]:
+            if e["type"] in _CREATING:
+                self._born[e["model_id"]] = self._position[0]
+
+    def _lay_overlay(self, failed_at: int | None) -> None:
+        """Lay the pending evaluations over their models; the earliest evaluation of a model
+        that did not exist yet is refused (before ``failed_at``, a later failure)."""
+        overlay = self._overlay
+        if not overlay.evaluations:
+            return
+        early = [(first, model_id) for model_id, first in overlay.first.items()
+                 if self._born.get(model_id, 0 if model_id in self._state.models else first[0]) >= first[0]]
+        if early and (failed_at is None or min(early)[0][0] < failed_at):
+            (seq, _), model_id = min(early)
+            raise CommitRefused(seq, f"evaluated event cannot apply: {KeyError(model_id)!r}")
+        if failed_at is not None:
+            return
+        models = self._state.models.mutate()
+        for model_id in overlay.evaluations:
+            record = models[model_id]
+            models[model_id] = record._replace(evaluations={**record.evaluations, **overlay.laid(model_id)},
+                                               latest_evaluation=overlay.latest[model_id])
+        self._state = self._state.with_models(models.finish())
+        self._overlay = Overlay()
+
+
+_POSITION = slice(State._fields.index("seq"), State._fields.index("seq") + 3)  # seq, head, last_time
+_CREATING = frozenset({"trained", "imported"})
+
+
+def _touches_evaluations(record: Mapping[str, Any]) -> bool:
+    events = record.get("events")
+    return isinstance(events, list) and any(isinstance(e, dict) and e.get("type") == "evaluated"
+                                            for e in events)
+
+
+def reduce_segment(records: Iterable[Mapping[str, Any]]) -> Reduced:
+    """Verified, consecutive commits reduced without a state, for ``Fold.add_reduced``: runs
+    of commits, each an overlay of its evaluation-only commits and its other commits whole,
+    in order; a run ends with a commit that holds an evaluation among other events."""
+    runs: list[Reduced] = []
+    overlay, kept = Overlay(), list[Mapping[str, Any]]()
+    position: tuple[int, str, str] | None = None
+    for record in records:
+        seq = record["seq"]
+        if not overlay.absorb(record, seq):
+            if _touches_evaluations(record):
+                runs.append({"overlay": overlay.to_json(), "commits": kept, "then": record})
+                overlay, kept = Overlay(), []
+            else:
+                kept.append(record)
+        position = (seq, record["hash"], record["time"])
+    runs.append({"overlay": overlay.to_json(), "commits": kept, "then": None})
+    return {"runs": runs, "position": position}
