@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from events.log import fsync_dir
@@ -29,6 +31,8 @@ from projections.layout import MANAGED_DIRS, Content, Link, Symlink, Tree
 from projections.registry import REGISTRY_PATH
 
 TMP_PREFIX = "."
+_PARALLEL_SYNC = 8  # files or folders to make durable before threads pay
+_SYNC_THREADS = 16
 
 
 def plan(root: Path, tree: Tree, store: BlobStore,
@@ -70,28 +74,98 @@ def apply(root: Path, tree: Tree, store: BlobStore, scope: set[str] | None = Non
 
 def _apply(root: Path, tree: Tree, store: BlobStore, scope: set[str] | None) -> list[str]:
     to_write, to_remove = plan(root, tree, store, scope)
-    changes: list[str] = []
-    touched: set[Path] = set()
-    for rel in (p for p in to_write if p != REGISTRY_PATH):
-        changes.append(_write(root, rel, tree[rel], store))
-        touched.add((root / rel).parent)
+    changes, touched = _publish(root, [p for p in to_write if p != REGISTRY_PATH], tree, store)
     for rel in to_remove:
         _remove(root / rel)
         changes.append(f"- {rel}")
-        touched.add((root / rel).parent)
+        touched.add(str((root / rel).parent))
     for rel in MANAGED_DIRS:
         (root / rel).mkdir(parents=True, exist_ok=True)
     _sync(touched)
     if REGISTRY_PATH in to_write:
-        changes.append(_write(root, REGISTRY_PATH, tree[REGISTRY_PATH], store))
-        _sync({(root / REGISTRY_PATH).parent})
+        more, _ = _publish(root, [REGISTRY_PATH], tree, store)
+        changes += more
+        _sync({str((root / REGISTRY_PATH).parent)})
     return changes
 
 
-def _sync(directories: set[Path]) -> None:
-    for directory in sorted(directories):
-        if directory.is_dir():
-            fsync_dir(directory)
+def _publish(root: Path, paths: list[str], tree: Tree, store: BlobStore) -> tuple[list[str], set[str]]:
+    """Write every path beside its place (temp names), make the written files durable (all
+    at once), then move each into place in order; returns the changes and the folders."""
+    staged: list[tuple[str, str, bool]] = []  # (temp, final, holds written bytes), in order
+    changes: list[str] = []
+    made: set[str] = set()
+    published = 0
+    try:
+        for rel in paths:
+            changes.append(_stage(root, rel, tree[rel], store, made, staged))
+        _fsync_files([tmp for tmp, _, written in staged if written])
+        for tmp, final, _ in staged:
+            os.replace(tmp, final)
+            published += 1
+    except BaseException:
+        for tmp, _, _ in staged[published:]:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    return changes, made
+
+
+def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobStore, made: set[str],
+           staged: list[tuple[str, str, bool]]) -> str:
+    path = os.path.join(root, rel)
+    parent = os.path.dirname(path)
+    try:
+        mode = os.lstat(path).st_mode
+        mark = "~"
+        if stat.S_ISDIR(mode):
+            shutil.rmtree(path)
+    except FileNotFoundError:
+        mark = "+"
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+    if isinstance(entry, Link) and not store.path(entry.digest).exists():
+        return f"! {rel} (blob {entry.digest[:12]} missing from the store)"
+    tmp = os.path.join(parent, f"{TMP_PREFIX}{os.path.basename(path)}.tmp-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    staged.append((tmp, path, isinstance(entry, Content)))
+    if isinstance(entry, Link):
+        os.link(store.path(entry.digest), tmp)
+    elif isinstance(entry, Symlink):
+        os.symlink(entry.target, tmp)
+    else:
+        _write_bytes(tmp, entry.data)
+    return f"{mark} {rel}"
+
+
+def _fsync_files(paths: list[str]) -> None:
+    """fsync every file; many at once run on threads (the journal commits them together)."""
+    if len(paths) < _PARALLEL_SYNC:
+        for path in paths:
+            _fsync_path(path)
+        return
+    with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
+        list(pool.map(_fsync_path, paths))
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync(directories: set[str]) -> None:
+    existing = sorted(d for d in directories if os.path.isdir(d))
+    if len(existing) < _PARALLEL_SYNC:
+        for directory in existing:
+            fsync_dir(Path(directory))
+        return
+    with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
+        list(pool.map(_fsync_path, existing))
 
 
 def _is_right(path: Path, entry: Link | Content | Symlink, store: BlobStore) -> bool:
@@ -150,35 +224,11 @@ def _extras_in(root: Path, tree: Tree, scope: set[str]) -> list[str]:
     return extras
 
 
-def _write(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobStore) -> str:
-    path = root / rel
-    mark = "~" if path.exists() or path.is_symlink() else "+"
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    if isinstance(entry, Link) and not store.path(entry.digest).exists():
-        return f"! {rel} (blob {entry.digest[:12]} missing from the store)"
-    try:
-        if isinstance(entry, Link):
-            os.link(store.path(entry.digest), tmp)
-        elif isinstance(entry, Symlink):
-            os.symlink(entry.target, tmp)
-        else:
-            _write_bytes(tmp, entry.data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return f"{mark} {rel}"
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_bytes(path: str, data: bytes) -> None:
+    """A new file with ``data``, not yet durable (``_fsync_files`` follows)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         write_all(fd, data)
-        os.fsync(fd)
     finally:
         os.close(fd)
 
