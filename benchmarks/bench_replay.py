@@ -6,7 +6,8 @@ Measures, side by side on the same machine and page cache:
   to write; the difference is the projection's write cost, which depends on the models,
   not on the log's length);
 - peak RSS of the replay process for the small and the big log (same models, 10x events);
-- the reference: the bare hash-chain check (``frame_hash`` on every line) in-process;
+- the references: the bare hash-chain check (``frame_hash`` on every line) and the
+  hash plus ``orjson.loads`` of every line (what any Python reader must do), in-process;
 - an in-process breakdown on the small log (read, hash, scan, fold, project).
 """
 
@@ -18,11 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from benchmarks import loggen
 from benchmarks.common import LIFECYCLE, median, run_child
 from events.codec import frame_hash
 from events.log import JsonlLog
-from service.engine import Engine
+from service.engine import Engine, fold_whole
 
 PROJECTIONS = ("config", "models", "production")
 
@@ -55,6 +58,17 @@ def chain_check(path: Path) -> int:
     return n
 
 
+def parse_check(path: Path) -> int:
+    """The floor of any Python reader: every line's sha256 and ``orjson.loads`` (one core)."""
+    n = 0
+    with open(path, "rb", buffering=1 << 20) as f:
+        for line in f:
+            if frame_hash(line) is None or not orjson.loads(line):
+                raise RuntimeError(f"line {n + 1} fails its hash")
+            n += 1
+    return n
+
+
 def read_lines(path: Path) -> int:
     n = 0
     with open(path, "rb", buffering=1 << 20) as f:
@@ -82,7 +96,9 @@ def breakdown(root: Path, reps: int) -> dict[str, list[float]]:
         "hash chain reference (frame_hash per line)": timed(lambda: chain_check(path), reps),
         "JsonlLog.read (hash + orjson.loads + chain)": timed(
             lambda: sum(1 for _ in JsonlLog(path).read()), reps),
-        "Engine.state (JsonlLog.read + apply_commit fold)": timed(
+        "fold_whole (two cores: both halves hashed, parsed, folded; no cache)": timed(
+            lambda: fold_whole(JsonlLog(path)), reps),
+        "Engine.state (the state cache + the commits after it)": timed(
             lambda: states.append(engine.state()), reps),
     }
     stages["Engine.project (up-to-date tree, nothing written)"] = timed(
@@ -101,11 +117,12 @@ def run(work: Path, big_events: int, small_events: int, models: int, reps: int,
     checked = loggen.check_sample(big.sample) + loggen.check_sample(small.sample)
     say(f"  validated {checked} sampled lines against events.schema (canonical form)")
 
-    say("hash-chain reference on the big log ...")
+    say("hash-chain and hash + parse references on the big log ...")
     chain_times = timed(lambda: chain_check(big.path), reps)
+    parse_times = timed(lambda: parse_check(big.path), reps)
 
     result: dict[str, Any] = {"big": big._replace(sample=[]), "small": small._replace(sample=[]),
-                              "validated_lines": checked, "chain_s": chain_times}
+                              "validated_lines": checked, "chain_s": chain_times, "parse_s": parse_times}
     runs: dict[str, list[tuple[float, int, int]]] = {
         "big_rebuild": [], "big_uptodate": [], "small_rebuild": [], "small_uptodate": []}
     for rep in range(reps):
@@ -113,7 +130,8 @@ def run(work: Path, big_events: int, small_events: int, models: int, reps: int,
         runs["small_rebuild"].append(replay_once(small_root, small.lines, rebuild=True))
         runs["small_uptodate"].append(replay_once(small_root, small.lines, rebuild=False))
         runs["big_rebuild"].append(replay_once(big_root, big.lines, rebuild=True))
-        say(f"  big rebuild {runs['big_rebuild'][-1][0]:.2f} s")
+        runs["big_uptodate"].append(replay_once(big_root, big.lines, rebuild=False))
+        say(f"  big rebuild {runs['big_rebuild'][-1][0]:.2f} s, up to date {runs['big_uptodate'][-1][0]:.2f} s")
     result["runs"] = runs
     say("lifecycle verify of the small log (schema, canonical form, fold, blobs, folders) ...")
     verify = run_child([LIFECYCLE, "--root", str(small_root), "verify"])
@@ -145,4 +163,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     out["chain"] = {"wall_s": chain, "walls": result["chain_s"],
                     "lines_per_s": big.lines / chain, "events_per_s": big.events / chain,
                     "mb_per_s": big.bytes / 1e6 / chain}
+    parse = median(result.get("parse_s") or [float("nan")])
+    out["parse"] = {"wall_s": parse, "walls": result.get("parse_s", []),
+                    "lines_per_s": big.lines / parse, "events_per_s": big.events / parse}
     return out

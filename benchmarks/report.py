@@ -215,7 +215,9 @@ def _replay(results: dict[str, Any]) -> list[str]:
             "`JsonlLog.append`), blobs via `BlobStore.put_bytes`; "
             f"{r['validated_lines']} sampled lines validated with `events.schema.validate_commit` "
             "(canonical form checked); each replay folds every commit with "
-            "`lifecycle.evolve.apply_commit`, so an invalid log would fail the run.", ""]
+            "`lifecycle.fold.Fold` (`lifecycle.evolve.apply_commit` per commit, evaluations "
+            "laid over their models once; the later half of the log hashed, parsed and reduced "
+            "by a second process), so an invalid log would fail the run.", ""]
     out += ["| log | events | lines | models | promoted | rejected | rolled back | evaluated "
             "events | size | generated in |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, g in (("big", big), ("small", small)):
@@ -247,6 +249,14 @@ def _replay(results: dict[str, Any]) -> list[str]:
             f"{_rate(c['lines_per_s'])} lines/s, {_rate(c['events_per_s'])} events/s, "
             f"{c['mb_per_s']:.0f} MB/s (runs: {', '.join(f'{v:.2f}' for v in c['walls'])} s). "
             f"Replay (rebuild) is {ratio:.1f}x slower than the reference.", ""]
+    p = s.get("parse")
+    if p and p["walls"]:
+        floor = p["wall_s"] / 2
+        out += [f"Second reference, same session: hash + `orjson.loads` of every line of the big log "
+                f"(the least any Python reader does per line), one core: median {fmt_s(p['wall_s'])} = "
+                f"{_rate(p['lines_per_s'])} lines/s; split evenly over both cores that alone takes "
+                f"{fmt_s(floor)}, i.e. at most {_rate(big.events / floor)} events/s before any fold, "
+                "projection or process start.", ""]
     out += [f"Peak RSS of `lifecycle --help` (interpreter + CLI imports): "
             f"{_mb(r['help_rss_kib'])}. Replay peak RSS: {_mb(s['small_rebuild']['rss_kib'])} "
             f"for {small.events:,} events vs {_mb(s['big_rebuild']['rss_kib'])} for "

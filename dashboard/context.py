@@ -10,7 +10,6 @@ from typing import Any
 import streamlit as st
 
 from dashboard.snapshot import Snapshot, engine
-from events.log import Record
 from lifecycle.state import State
 from projections.views import selection_list
 from service.engine import Engine
@@ -33,10 +32,6 @@ class Context:
     @property
     def state(self) -> State:
         return self.snapshot.state
-
-    @property
-    def records(self) -> Sequence[Record]:
-        return self.snapshot.records
 
     def engine(self) -> Engine:
         return engine(self.root)

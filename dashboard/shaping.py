@@ -125,16 +125,6 @@ def filter_history(records: Sequence[Record], *, model_id: str | None = None,
     return rows
 
 
-def history_choices(records: Sequence[Record]) -> tuple[list[str], list[str]]:
-    """(event types, actors) that occur in the log, sorted."""
-    types: set[str] = set()
-    actors: set[str] = set()
-    for record in records:
-        actors.add(record["actor"])
-        types.update(event["type"] for event in record["events"])
-    return sorted(types), sorted(actors)
-
-
 def pool_rows(state: State) -> list[dict[str, Any]]:
     rows = []
     for event_id, entry in sorted(state.pool.items()):

@@ -4,8 +4,8 @@ Guarantees:
 1. A snapshot is the registry at one commit (``Engine.state``: the cached state plus the
    commits after it); every section of a page shows that commit prefix, never a torn
    state, whatever the daemon or the CLI write meanwhile: the commits a section reads
-   (``records``, read only when a section needs them all; ``commits_of_type``, through the
-   history index) stop at the snapshot's commit.
+   (``commits_of_type``, through the history index; ``at_time``, a streaming fold for
+   time travel) stop at the snapshot's commit.
 2. Snapshots are cached per root and keyed by the log file's identity (inode, size,
    mtime): the log is append-only, so an unchanged key means unchanged content and the
    fold is reused; any append changes the key and the next run reads the log again.
@@ -14,12 +14,11 @@ Guarantees:
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from events.log import Record
 from lifecycle.state import State
@@ -42,20 +41,6 @@ class Snapshot:
     def seq(self) -> int:
         return self.state.seq
 
-    @functools.cached_property
-    def records(self) -> tuple[Record, ...]:
-        """Every commit up to the snapshot's (read on first use: the history page)."""
-        found = []
-        reader = engine(self.root).records()
-        try:
-            for record in reader:
-                if record["seq"] > self.seq:
-                    break
-                found.append(record)
-        finally:
-            reader.close()  # type: ignore[attr-defined]
-        return tuple(found)
-
     def commits_of_type(self, *types: str) -> list[Record]:
         """Commits with an event of these (rare) types up to the snapshot's, oldest first,
         read through the history index instead of the whole log."""
@@ -65,18 +50,40 @@ class Snapshot:
         found = {r["seq"]: r for t in types for r in history.of_type(eng, t) if r["seq"] <= self.seq}
         return [found[seq] for seq in sorted(found)]
 
-    def as_of(self, *, time: str | None = None, seq: int | None = None) -> State:
-        """The registry as it was at a time or a commit (time travel), from this snapshot."""
-        return fold(self.records, as_of=time, at_seq=seq)
+    def at_time(self, time: str) -> tuple[Record | None, State]:
+        """(the last commit at or before ``time``, the registry as it was then), up to the
+        snapshot's commit: one streaming pass over the log (time travel)."""
+        if self.state.last_time is not None and time >= self.state.last_time:
+            from service import history
 
-    def last_commit_at(self, time: str) -> dict[str, Any] | None:
-        """The last commit at or before ``time`` (None: before the first commit)."""
-        found = None
-        for record in self.records:
-            if record["time"] > time:
-                break
-            found = record
-        return found
+            newest = history.newest(engine(self.root), 1, lambda r: r["seq"] <= self.seq)
+            if newest and newest[0]["seq"] == self.seq:
+                return newest[0], self.state  # at or after the last commit: now
+        last: Record | None = None
+        reader = engine(self.root).records()
+
+        def until_then() -> Iterator[Record]:
+            nonlocal last
+            try:
+                for record in reader:
+                    if record["seq"] > self.seq or record["time"] > time:
+                        return
+                    last = record
+                    yield record
+            finally:
+                reader.close()  # type: ignore[attr-defined]
+
+        state = fold(until_then())
+        return last, state
+
+    def first_time(self) -> str | None:
+        """When the first commit was made (None: the log is empty)."""
+        reader = engine(self.root).records()
+        try:
+            first = next(iter(reader), None)
+        finally:
+            reader.close()  # type: ignore[attr-defined]
+        return first["time"] if first else None
 
 
 def log_key(root: Path) -> LogKey | None:

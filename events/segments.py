@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from events.codec import _MARK, _TAIL, commit_shaped
+from events.codec import _MARK, _TAIL
 
 Record = dict[str, Any]
 _MARKLEN = len(_MARK)
@@ -51,46 +51,55 @@ class Checked:
 
     def records(self, f: BinaryIO, end: int) -> Iterator[Record]:
         """The records of the lines from ``start`` up to ``end`` (a line start) in ``f``, a
-        buffered file; ``good`` ends False at the first line that is not a good commit."""
-        seq, prev, offset = 0, "", self.offset
-        sha256, loads, shaped = hashlib.sha256, orjson.loads, commit_shaped
+        buffered file; ``good`` ends False at the first line that is not a good commit.
+
+        ``frame_hash``, ``decode`` and ``commit_shaped`` inlined (this loop runs once per
+        line of a long log); stricter than they are, never looser: a line they would refuse
+        ends the range here, and the caller then reads the ordinary way."""
+        seq, prev, offset, start = 0, "", self.offset, -1
+        sha256, loads = hashlib.sha256, orjson.loads
         f.seek(offset)
         try:
             for line in f:
-                if offset >= end:
-                    break
-                # frame_hash and decode, inlined: this loop runs once per line of the log
-                if len(line) <= _TAIL or line[-_TAIL:-_TAIL + _MARKLEN] != _MARK or line[-3:] != b'"}\n':
-                    self.good = False
+                size = len(line)
+                cut = size - _TAIL
+                if offset >= end or cut <= 0 or line[cut:cut + _MARKLEN] != _MARK or line[-3:] != b'"}\n':
+                    self.good = offset >= end
                     return
-                digest = sha256(line[:-_TAIL] + b"}").hexdigest()
+                digest = sha256(line[:cut] + b"}").hexdigest()
                 if digest.encode() != line[-67:-3]:
                     self.good = False
                     return
                 record = loads(line)
-                if self.first is None:
-                    if not self._begin(record):
-                        return
-                    seq, prev = record["seq"] - 1, record["prev"]
-                if record.get("seq") != seq + 1 or record.get("prev") != prev or not shaped(record):
+                if type(record) is not dict or (self.first is None and not self._begin(record)):
                     self.good = False
                     return
-                seq, prev = seq + 1, digest
-                self.last = (seq, digest, offset + len(line), offset)
-                offset += len(line)
+                if seq == 0:
+                    seq, prev = record["seq"] - 1, record["prev"]
+                events = record.get("events")
+                if (record.get("seq") != seq + 1 or record.get("prev") != prev
+                        or type(record.get("time")) is not str or type(events) is not list):
+                    self.good = False
+                    return
+                for e in events:
+                    if type(e) is not dict or type(e.get("type")) is not str:
+                        self.good = False
+                        return
+                seq, prev, start, offset = seq + 1, digest, offset, offset + size
                 yield record
         except ValueError:  # not JSON under a good hash: a line written to lie
             self.good = False
         finally:
             self.offset = offset
+            if start >= 0:
+                self.last = (seq, prev, offset, start)
 
-    def _begin(self, record: Any) -> bool:
+    def _begin(self, record: Record) -> bool:
         """Adopt the first line's ``seq`` and ``prev`` (the caller checks the seam)."""
-        if not (isinstance(record, dict) and isinstance(record.get("seq"), int)
-                and isinstance(record.get("prev"), str)):
-            self.good = False
+        first_seq, prev = record.get("seq"), record.get("prev")
+        if type(first_seq) is not int or first_seq < 1 or type(prev) is not str:
             return False
-        self.first = (record["seq"], record["prev"])
+        self.first = (first_seq, prev)
         return True
 
 

@@ -61,14 +61,14 @@ class Overlay:
                     digest is not None and type(digest) is not str):
                 return False
             staged.append((model_id, f"{dataset}@{digest or '-'}", e))
-        at, evaluations, first, latest = record["time"], self.evaluations, self.first, self.latest
+        entry_time = record["time"]
         for place, (model_id, key, e) in enumerate(staged):
-            per_model = evaluations.get(model_id)
+            per_model = self.evaluations.get(model_id)
             if per_model is None:
-                per_model = evaluations[model_id] = {}
-                first[model_id] = (seq, place)
-            per_model[key] = (e, seq, at)
-            latest[model_id] = key
+                per_model = self.evaluations[model_id] = {}
+                self.first[model_id] = (seq, place)
+            per_model[key] = (e, seq, entry_time)
+            self.latest[model_id] = key
         return True
 
     def merge(self, later: Reduced) -> None:

@@ -125,14 +125,14 @@ def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobSto
     if parent not in made:
         os.makedirs(parent, exist_ok=True)
         made.add(parent)
-    if isinstance(entry, Link) and not store.path(entry.digest).exists():
+    if isinstance(entry, Link) and not os.path.exists(store.location(entry.digest)):
         return f"! {rel} (blob {entry.digest[:12]} missing from the store)"
     tmp = os.path.join(parent, f"{TMP_PREFIX}{os.path.basename(path)}.tmp-{os.getpid()}")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
     staged.append((tmp, path, isinstance(entry, Content)))
     if isinstance(entry, Link):
-        os.link(store.path(entry.digest), tmp)
+        os.link(store.location(entry.digest), tmp)
     elif isinstance(entry, Symlink):
         os.symlink(entry.target, tmp)
     else:
@@ -175,8 +175,8 @@ def _is_right(path: Path, entry: Link | Content | Symlink, store: BlobStore) -> 
         if path.is_symlink():
             return False
         if isinstance(entry, Link):
-            blob = store.path(entry.digest)
-            return not blob.exists() or os.path.samefile(path, blob)
+            blob = store.location(entry.digest)
+            return not os.path.exists(blob) or os.path.samefile(path, blob)
         return path.read_bytes() == entry.data
     except OSError:
         return False

@@ -8,7 +8,7 @@ in-memory twin) is answered by a full read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from events.log import JsonlLog, Record
 from projections import history_index
@@ -40,3 +40,26 @@ def choices(engine: Engine) -> tuple[list[str], list[str]]:
     records = list(engine.log.read())
     return (sorted({e["type"] for r in records for e in r["events"]}),
             sorted({r["actor"] for r in records}))
+
+
+def matching(engine: Engine, limit: int, *, upto_seq: int | None = None, model_id: str | None = None,
+             types: Collection[str] = (), actor: str | None = None, since: str | None = None,
+             until: str | None = None) -> list[Record]:
+    """Up to ``limit`` commits, newest first, at or before commit ``upto_seq``, that hold an
+    event passing the filters (one model's commits come from the history index)."""
+    wanted = set(types)
+
+    def keep(record: Record) -> bool:
+        return ((upto_seq is None or record["seq"] <= upto_seq)
+                and (until is None or record["time"] <= until)
+                and (since is None or record["time"] >= since)
+                and (actor is None or record["actor"] == actor)
+                and any((not wanted or e["type"] in wanted) and (model_id is None or e.get("model_id") == model_id)
+                        for e in record["events"]))
+
+    if model_id is not None:
+        return [r for r in reversed(engine.records_about(model_id)) if keep(r)][:limit]
+    if wanted and wanted <= set(history_index.INDEXED_TYPES) and isinstance(engine.log, JsonlLog):
+        found = {r["seq"]: r for t in sorted(wanted) for r in of_type(engine, t)}
+        return [found[seq] for seq in sorted(found, reverse=True) if keep(found[seq])][:limit]
+    return newest(engine, limit, keep)

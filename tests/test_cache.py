@@ -231,3 +231,27 @@ def test_writers_starting_from_the_cache_still_refuse_corruption_before_it(
     with pytest.raises(LogCorrupt, match=f"line {4 if rehash else 3}"):
         Engine(engine.root).execute(fake_submit(engine, "refused"))
     assert (engine.root / "events.jsonl").read_bytes() == damaged
+
+
+@pytest.mark.parametrize("filters", [
+    {}, {"types": ["rejected"]}, {"types": ["evaluated", "promoted"], "actor": "nobody"},
+    {"since": "2000-01-01"}, {"until": "2000-01-01"}, {"upto_seq": 7},
+])
+def test_a_filtered_history_page_equals_filtering_a_full_read(
+    tmp_path: Path, small_cache: None, filters: dict[str, object]
+) -> None:
+    """The dashboard's History page: newest first, capped, one model through the index."""
+    from dashboard.shaping import filter_history
+    from service import history
+
+    engine = _busy(tmp_path / "r")
+    forward = list(engine.log.read())
+    upto = filters.get("upto_seq")
+    models = [None, *sorted(fold(engine.log.read()).models)]
+    for model_id in models:
+        for limit in (10**6, 2):
+            page = history.matching(engine, limit, model_id=model_id, **filters)  # type: ignore[arg-type]
+            row_filters = {k: v for k, v in filters.items() if k != "upto_seq"}
+            expected = [r for r in forward[::-1] if (upto is None or r["seq"] <= upto)  # type: ignore[operator]
+                        and filter_history([r], model_id=model_id, **row_filters)][:limit]  # type: ignore[arg-type]
+            assert page == expected

@@ -446,3 +446,15 @@ def test_never_a_torn_state_while_another_process_writes(tmp_path: Path) -> None
         child.kill()
         child.wait()
     assert len(seen) >= 2, "the writer should have moved the log between runs"
+
+
+def test_time_travel_after_the_last_commit_shows_the_current_registry(built: Engine) -> None:
+    from dashboard.snapshot import load
+
+    snapshot = load(built.root)
+    last = records(built.root)[-1]
+    commit, state = snapshot.at_time("2999-01-01")
+    assert commit == last and state == snapshot.state
+    earlier = records(built.root)[2]
+    commit, state = snapshot.at_time(earlier["time"])
+    assert commit == earlier and state == built.state(at_seq=earlier["seq"])

@@ -7,17 +7,19 @@ from typing import Any
 import streamlit as st
 
 from dashboard.context import KEY, Context, pct
-from dashboard.shaping import archive_rows, filter_history, history_choices, short_time
+from dashboard.shaping import archive_rows, filter_history, short_time
 from lifecycle.errors import UserError
 from lifecycle.state import State
 from projections.views import parse_time, status_view
+from service import history
 
 PAGE_SIZE = 50
+MAX_COMMITS = 2000  # the newest matching commits shown ('lifecycle history --json' lists all)
 ALL = "(all)"
 
 
 def render(ctx: Context) -> None:
-    if not ctx.records:
+    if ctx.state.seq == 0:
         st.info("The log is empty: every command (submit, evaluate, decide, rollback, ...) will appear here.")
         return
     rows = _filtered(ctx)
@@ -40,7 +42,7 @@ def _time(label: str, key: str) -> tuple[str | None, bool]:
 
 
 def _filtered(ctx: Context) -> list[dict[str, Any]] | None:
-    types, actors = history_choices(ctx.records)
+    types, actors = history.choices(ctx.engine())
     models = [m.model_id for m in reversed(ctx.state.by_version())]
     a, b, c = st.columns(3)
     model = a.selectbox("Model", [ALL, *models], key=KEY + "hist_model")
@@ -53,8 +55,13 @@ def _filtered(ctx: Context) -> list[dict[str, Any]] | None:
         until, ok_until = _time("Until (UTC)", KEY + "hist_until")
     if not (ok_since and ok_until):
         return None
-    return filter_history(ctx.records, model_id=None if model in (None, ALL) else model, types=chosen,
-                          actor=None if actor in (None, ALL) else actor, since=since, until=until)
+    filters: dict[str, Any] = {"model_id": None if model in (None, ALL) else model, "types": chosen,
+                               "actor": None if actor in (None, ALL) else actor, "since": since, "until": until}
+    commits = history.matching(ctx.engine(), MAX_COMMITS, upto_seq=ctx.state.seq, **filters)
+    if len(commits) == MAX_COMMITS:
+        st.caption(f"The newest {MAX_COMMITS} matching commits; narrow the filters, or run "
+                   "'lifecycle history --json' for all of them.")
+    return filter_history(commits[::-1], **filters)
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
@@ -76,11 +83,10 @@ def time_travel(ctx: Context) -> None:
         if ok:
             st.caption("Give a date or time to see the champion, challenger and archive at that moment.")
         return
-    commit = ctx.snapshot.last_commit_at(moment)
+    commit, state = ctx.snapshot.at_time(moment)
     if commit is None:
-        st.info(f"Before the first commit ({short_time(ctx.records[0]['time'])} UTC) the registry was empty.")
+        st.info(f"Before the first commit ({short_time(ctx.snapshot.first_time())} UTC) the registry was empty.")
         return
-    state = ctx.snapshot.as_of(seq=commit["seq"])
     st.write(f"At {short_time(moment)} UTC the registry was at commit {commit['seq']} "
              f"({commit['command']} by {commit['actor']}, {short_time(commit['time'])} UTC).")
     _registry(state)
