@@ -19,24 +19,24 @@ import orjson
 
 GENESIS = "0" * 64
 SCHEMA_VERSION = 1
-_MARK = b',"hash":"'
+FRAME_MARK = b',"hash":"'
 _PREV = b',"prev":"'
-_TAIL = len(_MARK) + 64 + 3  # marker, hex digest, '"}' and the newline
+FRAME_TAIL = len(FRAME_MARK) + 64 + 3  # marker, hex digest, '"}' and the newline
 
 
 def encode(record: dict[str, Any]) -> tuple[bytes, str]:
     """Frame a record (without ``hash``); returns the line and its hash."""
     body = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(body).hexdigest()
-    return body[:-1] + _MARK + digest.encode() + b'"}\n', digest
+    return body[:-1] + FRAME_MARK + digest.encode() + b'"}\n', digest
 
 
 def has_frame(line: bytes) -> bool:
     """True when the line is shaped like a complete commit (it claims to be one)."""
     return (
-        len(line) > _TAIL
+        len(line) > FRAME_TAIL
         and line.endswith(b'"}\n')
-        and line[-_TAIL : -_TAIL + len(_MARK)] == _MARK
+        and line[-FRAME_TAIL : -FRAME_TAIL + len(FRAME_MARK)] == FRAME_MARK
     )
 
 
@@ -45,7 +45,7 @@ def frame_hash(line: bytes) -> str | None:
     if not has_frame(line):
         return None
     claimed = line[-67:-3]
-    body = line[:-_TAIL] + b"}"
+    body = line[:-FRAME_TAIL] + b"}"
     if hashlib.sha256(body).hexdigest().encode() != claimed:
         return None
     return claimed.decode()
@@ -81,7 +81,7 @@ def _prev_of(line: bytes) -> bytes:
     """The ``prev`` a framed canonical line names. Keys are sorted, so only scalars follow
     ``prev`` (reason, schema_version, seq, time) and a quote inside a string is escaped:
     the last ``,"prev":"`` in the body is the top-level key."""
-    at = line.rfind(_PREV, 0, len(line) - _TAIL)
+    at = line.rfind(_PREV, 0, len(line) - FRAME_TAIL)
     return line[at + len(_PREV):at + len(_PREV) + 64] if at >= 0 else b""
 
 

@@ -192,7 +192,10 @@ class JsonlLog:
             if size < HashCheck.PARALLEL_FROM:
                 return None
             split = segments.split_at(f, size)
-            helper = segments.Helper(reducer, self.path, split, size)
+            try:
+                helper = segments.Helper(reducer, self.path, split, size)
+            except OSError:  # no second process today (limits, memory): one core it is
+                return None
             try:
                 mine = segments.Checked(0)
                 local(mine.records(f, split))

@@ -26,10 +26,10 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from events.codec import _MARK, _TAIL
+from events.codec import FRAME_MARK, FRAME_TAIL
 
 Record = dict[str, Any]
-_MARKLEN = len(_MARK)
+_MARK_LEN = len(FRAME_MARK)
 
 
 def split_at(f: BinaryIO, size: int) -> int:
@@ -62,8 +62,8 @@ class Checked:
         try:
             for line in f:
                 size = len(line)
-                cut = size - _TAIL
-                if offset >= end or cut <= 0 or line[cut:cut + _MARKLEN] != _MARK or line[-3:] != b'"}\n':
+                cut = size - FRAME_TAIL
+                if offset >= end or cut <= 0 or line[cut:cut + _MARK_LEN] != FRAME_MARK or line[-3:] != b'"}\n':
                     self.good = offset >= end
                     return
                 digest = sha256(line[:cut] + b"}").hexdigest()

@@ -52,6 +52,8 @@ class Overlay:
         events = record["events"]
         if type(events) is not list or not events:
             return False
+        if len(events) == 1:  # nearly every line of a long log: one evaluation
+            return self._absorb_one(events[0], seq, record["time"])
         staged = []
         for e in events:  # runs once per line of a long log: checks kept flat
             if type(e) is not dict or e.get("type") != "evaluated":
@@ -69,6 +71,23 @@ class Overlay:
                 self.first[model_id] = (seq, place)
             per_model[key] = (e, seq, entry_time)
             self.latest[model_id] = key
+        return True
+
+    def _absorb_one(self, e: Any, seq: int, at: str) -> bool:
+        """``absorb`` of a commit with one event (the same checks, without staging)."""
+        if type(e) is not dict or e.get("type") != "evaluated":
+            return False
+        model_id, dataset, digest = e.get("model_id"), e.get("dataset"), e.get("dataset_digest")
+        if type(model_id) is not str or type(dataset) is not str or (
+                digest is not None and type(digest) is not str):
+            return False
+        per_model = self.evaluations.get(model_id)
+        if per_model is None:
+            per_model = self.evaluations[model_id] = {}
+            self.first[model_id] = (seq, 0)
+        key = f"{dataset}@{digest or '-'}"
+        per_model[key] = (e, seq, at)
+        self.latest[model_id] = key
         return True
 
     def merge(self, later: Reduced) -> None:
