@@ -7,6 +7,7 @@ the very error (commit number and message) of the plain fold.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +88,14 @@ def _folded(records: list[dict[str, Any]], split: int | None = None) -> tuple[st
     return "state", orjson.dumps(snapshot.state_to_json(state))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(COMMITS)
 def test_fold_equals_apply_commit_one_by_one(commits: list[list[dict[str, Any]]]) -> None:
     records = _records(commits)
     assert _folded(records) == _one_by_one(records)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(COMMITS, st.integers(0, 40))
 def test_a_reduced_later_half_gives_the_same_state_or_error(commits: list[list[dict[str, Any]]],
                                                             split: int) -> None:
@@ -118,7 +119,19 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HashCheck, "PARALLEL_FROM", 0)
 
 
-def _busy(root: Path) -> Engine:
+@pytest.fixture(scope="module")
+def busy_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build_busy(tmp_path_factory.mktemp("busy") / "r").root
+
+
+@pytest.fixture
+def busy(busy_template: Path, tmp_path: Path) -> Engine:
+    """A copy of a root with promotions, rejections and many evaluations."""
+    shutil.copytree(busy_template, tmp_path / "r", symlinks=True)
+    return Engine(tmp_path / "r")
+
+
+def _build_busy(root: Path) -> Engine:
     engine = prepare(root, champions=2)
     for n in range(3):
         engine.execute(fake_submit(engine, f"more {n}"))
@@ -130,8 +143,8 @@ def _busy(root: Path) -> Engine:
     return engine
 
 
-def test_the_two_core_read_folds_the_same_state(tmp_path: Path, two_cores: None) -> None:
-    engine = _busy(tmp_path / "r")
+def test_the_two_core_read_folds_the_same_state(busy: Engine, two_cores: None) -> None:
+    engine = busy
     used: list[Any] = []
     original = engine.log.read_in_halves  # type: ignore[attr-defined]
 
@@ -163,9 +176,9 @@ def _damage(path: Path, line_number: int, how: str) -> None:
 @pytest.mark.parametrize("how", ["flip", "relink"])
 @pytest.mark.parametrize("where", ["first half", "second half", "seam"])
 def test_damage_in_either_half_is_named_as_the_plain_read_names_it(
-    tmp_path: Path, two_cores: None, how: str, where: str
+    busy: Engine, two_cores: None, how: str, where: str
 ) -> None:
-    engine = _busy(tmp_path / "r")
+    engine = busy
     path = engine.root / "events.jsonl"
     data = path.read_bytes()
     with open(path, "rb") as f:
@@ -180,8 +193,8 @@ def test_damage_in_either_half_is_named_as_the_plain_read_names_it(
     assert plain.value.line == target
 
 
-def test_a_torn_tail_is_recovered_by_replay_as_before(tmp_path: Path, two_cores: None) -> None:
-    engine = _busy(tmp_path / "r")
+def test_a_torn_tail_is_recovered_by_replay_as_before(busy: Engine, two_cores: None) -> None:
+    engine = busy
     path = engine.root / "events.jsonl"
     good = path.read_bytes()
     path.write_bytes(good + b'{"seq": 99, "torn')
