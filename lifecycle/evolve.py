@@ -72,6 +72,7 @@ def _trained(state: State, e: Json, at: str) -> State:
 
 
 def _evaluated(state: State, e: Json, at: str) -> State:
+    # lifecycle.fold stores evaluations without calling this (``_stored``): keep them in step
     record = state.models[e["model_id"]]
     key = evaluation_key(e["dataset"], e.get("dataset_digest"))
     evaluation = dict(e)
