@@ -180,6 +180,12 @@ def render(command: str, info: dict[str, str], sizes: Any, results: dict[str, An
     out += _weights(results)
     out += _more(results)
     out += bench_scale.section(results["scale"])
+    if "dashboard_scale" in results:
+        from benchmarks.bench_dashboard import scale_summary
+
+        out += ["The dashboard on the same root (Streamlit `AppTest`, each page drawn once, then "
+                "timed), the History page also filtered:", "", "```",
+                scale_summary(results["dashboard_scale"]), "```", ""]
     out += _profiles(results)
     return "\n".join(out) + "\n"
 
