@@ -53,12 +53,6 @@ class Snapshot:
     def at_time(self, time: str) -> tuple[Record | None, State]:
         """(the last commit at or before ``time``, the registry as it was then), up to the
         snapshot's commit: one streaming pass over the log (time travel)."""
-        if self.state.last_time is not None and time >= self.state.last_time:
-            from service import history
-
-            newest = history.newest(engine(self.root), 1, lambda r: r["seq"] <= self.seq)
-            if newest and newest[0]["seq"] == self.seq:
-                return newest[0], self.state  # at or after the last commit: now
         last: Record | None = None
         reader = engine(self.root).records()
 

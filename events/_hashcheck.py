@@ -41,7 +41,7 @@ class HashCheck:
             return None
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "events._hashcheck", str(path), str(size), str(int(strict))],
+                [sys.executable, "-P", "-m", "events._hashcheck", str(path), str(size), str(int(strict))],
                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         except OSError:
             return None

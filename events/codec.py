@@ -71,13 +71,13 @@ def first_bad_line(lines: Iterable[bytes], size: int, strict: bool = False) -> i
             prev = b""
             continue
         digest = frame_hash(line)
-        if digest is None or (prev and _prev_of(line) != prev):
+        if digest is None or (prev and named_prev(line) != prev):
             return number
         prev = digest.encode()
     return 0
 
 
-def _prev_of(line: bytes) -> bytes:
+def named_prev(line: bytes) -> bytes:
     """The ``prev`` a framed canonical line names. Keys are sorted, so only scalars follow
     ``prev`` (reason, schema_version, seq, time) and a quote inside a string is escaped:
     the last ``,"prev":"`` in the body is the top-level key."""

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from events.codec import FRAME_MARK, FRAME_TAIL
+from events.codec import FRAME_MARK, FRAME_TAIL, named_prev
 
 Record = dict[str, Any]
 _MARK_LEN = len(FRAME_MARK)
@@ -78,6 +78,7 @@ class Checked:
                     seq, prev = record["seq"] - 1, record["prev"]
                 events = record.get("events")
                 if (record.get("seq") != seq + 1 or record.get("prev") != prev
+                        or named_prev(line) != prev.encode()  # as HashCheck reads the link
                         or type(record.get("time")) is not str or type(events) is not list):
                     self.good = False
                     return
@@ -108,7 +109,7 @@ class Helper:
 
     def __init__(self, reducer: str, path: Path, start: int, end: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "events.segments", reducer, str(path), str(start), str(end)],
+            [sys.executable, "-P", "-m", "events.segments", reducer, str(path), str(start), str(end)],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def result(self) -> dict[str, Any] | None:
@@ -125,6 +126,8 @@ class Helper:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def _reducer(name: str) -> Callable[[Iterator[Record]], Any]:

@@ -19,7 +19,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from lifecycle.evolve import apply_commit
 from lifecycle.state import Json, State
@@ -145,13 +145,18 @@ class Fold:
             # the run's evaluations are laid with the earlier ones first: its other commits
             # neither read nor change evaluations, and each is checked against ``_born``
             self._overlay.merge(run["overlay"])
-            for record in run["commits"]:
+            for before, record in (*run["commits"], *([run["then"]] if run["then"] is not None else [])):
+                if before is not None:  # where the run's evaluation-only commits had brought it
+                    self._position = (before[0], before[1], before[2])
                 self._apply(record)
-            if run["then"] is not None:
-                self._apply(run["then"])
         position = reduced["position"]
         if position is not None:
             self._position = (position[0], position[1], position[2])
+
+    def refuse_before(self, seq: int) -> None:
+        """The reader found commit ``seq`` damaged: an earlier deferred evaluation that could
+        not apply is the first failure (``CommitRefused``); else nothing happens."""
+        self._lay_overlay(seq)
 
     def state(self) -> State:
         """The state after every commit added so far."""
@@ -160,10 +165,10 @@ class Fold:
 
     def _positioned(self) -> State:
         """The folded state moved to the last commit added (evaluations may be pending)."""
-        seq, head, last_time = self._position
-        if last_time is None or self._state[_POSITION] == self._position:
+        if self._state[_POSITION] == self._position:
             return self._state
-        return self._state.at_position(seq, head, last_time)
+        seq, head, last_time = self._position
+        return self._state.at_position(seq, head, cast(str, last_time))
 
     def _apply(self, record: Mapping[str, Any]) -> None:
         if _touches_evaluations(record):  # the pending ones come first
@@ -216,18 +221,19 @@ def _touches_evaluations(record: Mapping[str, Any]) -> bool:
 def reduce_segment(records: Iterable[Mapping[str, Any]]) -> Reduced:
     """Verified, consecutive commits reduced without a state, for ``Fold.add_reduced``: runs
     of commits, each an overlay of its evaluation-only commits and its other commits whole,
-    in order; a run ends with a commit that holds an evaluation among other events."""
+    in order, each with the position (seq, hash, time) before it; a run ends with a commit
+    that holds an evaluation among other events."""
     runs: list[Reduced] = []
-    overlay, kept = Overlay(), list[Mapping[str, Any]]()
+    overlay, kept = Overlay(), list[tuple[Any, Mapping[str, Any]]]()
     position: tuple[int, str, str] | None = None
     for record in records:
         seq = record["seq"]
         if not overlay.absorb(record, seq):
             if _touches_evaluations(record):
-                runs.append({"overlay": overlay.to_json(), "commits": kept, "then": record})
+                runs.append({"overlay": overlay.to_json(), "commits": kept, "then": (position, record)})
                 overlay, kept = Overlay(), []
             else:
-                kept.append(record)
+                kept.append((position, record))
         position = (seq, record["hash"], record["time"])
     runs.append({"overlay": overlay.to_json(), "commits": kept, "then": None})
     return {"runs": runs, "position": position}

@@ -200,6 +200,13 @@ def _syncfs_all(directories: set[str]) -> bool:
 
 @functools.cache
 def _syncfs_call() -> Callable[[int], int] | None:
+    """libc's ``syncfs`` where it reports write-back errors (Linux 5.8 and later), else None."""
+    release = os.uname().release.split(".")
+    try:
+        if os.uname().sysname != "Linux" or (int(release[0]), int(release[1])) < (5, 8):
+            return None
+    except (ValueError, IndexError):
+        return None
     try:
         import ctypes
 

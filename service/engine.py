@@ -85,12 +85,16 @@ def fold(
     folder = Fold(start)
     try:
         with _gc_paused():
-            for record in records:
-                if (at_seq is not None and record["seq"] > at_seq) or (
-                    as_of is not None and record["time"] > as_of
-                ):
-                    break
-                folder.add(record)
+            try:
+                for record in records:
+                    if (at_seq is not None and record["seq"] > at_seq) or (
+                        as_of is not None and record["time"] > as_of
+                    ):
+                        break
+                    folder.add(record)
+            except LogCorrupt as exc:
+                folder.refuse_before(exc.line)  # an earlier commit that cannot apply comes first
+                raise
             return folder.state()
     except CommitRefused as exc:
         raise LogCorrupt(exc.seq, f"it cannot be applied: {exc.why}") from None

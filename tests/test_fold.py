@@ -44,6 +44,8 @@ def _event(kind: str, model: int, data: Any, digest: dict[str, Any], score: int)
                 "metrics": {"magnitude_accuracy": score}, "composite": {"score": score / 100}}
     if kind == "broken_evaluation":
         return {"type": "evaluated", "model_id": model_id}
+    if kind == "observed":
+        return {"type": "observed", "model_id": model_id, "action": "retrain", "reason": "drift"}
     if kind == "rolled_back":
         return {"type": "rolled_back", "model_id": model_id, "from_model_id": MODELS[0], "reason": "r"}
     return {"type": kind, "model_id": model_id, "reason": "r"}
@@ -52,7 +54,7 @@ def _event(kind: str, model: int, data: Any, digest: dict[str, Any], score: int)
 EVENTS = st.builds(
     _event,
     st.sampled_from(["trained", "evaluated", "evaluated", "evaluated", "evaluated", "promoted",
-                     "rejected", "archived", "rolled_back", "broken_evaluation"]),
+                     "rejected", "archived", "rolled_back", "observed", "broken_evaluation"]),
     st.integers(0, len(MODELS) - 1), DATASETS, DIGESTS, st.integers(0, 100),
 )
 COMMITS = st.lists(st.lists(EVENTS, min_size=1, max_size=3), max_size=40)
@@ -101,6 +103,20 @@ def test_a_reduced_later_half_gives_the_same_state_or_error(commits: list[list[d
                                                             split: int) -> None:
     records = _records(commits)
     assert _folded(records, min(split, len(records))) == _one_by_one(records)
+
+
+@pytest.mark.parametrize("later", [
+    [[_event("observed", 0, None, {}, 0)]],  # uses the commit number it lands at
+    [[_event("evaluated", 0, "holdout", {}, 70), _event("archived", 0, None, {}, 0)]],
+])
+def test_a_reduced_half_folds_each_kept_commit_at_its_own_number(later: list[list[dict[str, Any]]]) -> None:
+    first = [[_event("trained", 0, None, {}, 0)], [_event("evaluated", 0, "benchmark", {}, 50)],
+             [_event("promoted", 0, None, {}, 0)]]
+    records = _records([*first, [_event("evaluated", 0, "benchmark", {}, 60)],
+                        [_event("evaluated", 0, "holdout", {}, 65)], *later])
+    expected = _one_by_one(records)
+    assert expected[0] == "state"
+    assert _folded(records, split=3) == expected
 
 
 def test_an_evaluation_before_the_model_exists_is_refused_at_its_own_commit() -> None:
@@ -191,6 +207,39 @@ def test_damage_in_either_half_is_named_as_the_plain_read_names_it(
         fold_whole(Engine(engine.root).log)
     assert str(fast.value) == str(plain.value)
     assert plain.value.line == target
+
+
+def test_a_forged_prev_that_only_the_byte_level_link_sees_is_refused_as_by_the_plain_read(
+    busy: Engine, two_cores: None
+) -> None:
+    """A line whose hash is right and whose parsed ``prev`` is right, but with a second
+    ``"prev":`` (inside ``reason``) after it: the hash check reads the last one, as both
+    reads must."""
+    path = busy.root / "events.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    target = len(lines) - 2
+    record = orjson.loads(lines[target - 1])
+    del record["hash"]
+    record["reason"] = {"a": 1, "prev": "f" * 64}
+    lines[target - 1] = encode(record)[0]
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(LogCorrupt) as plain:
+        fold(Engine(busy.root).log.read())
+    with pytest.raises(LogCorrupt) as fast:
+        fold_whole(Engine(busy.root).log)
+    assert str(fast.value) == str(plain.value) and plain.value.line == target
+
+
+def test_an_earlier_commit_that_cannot_apply_is_reported_before_later_damage() -> None:
+    records = _records([[_event("evaluated", 1, "benchmark", {}, 50)], [_event("trained", 0, None, {}, 0)]])
+
+    def reader() -> Any:
+        yield from records
+        raise LogCorrupt(3, "hash mismatch")
+
+    with pytest.raises(LogCorrupt) as caught:
+        fold(reader())
+    assert caught.value.line == 1 and "KeyError" in caught.value.why
 
 
 def test_a_torn_tail_is_recovered_by_replay_as_before(busy: Engine, two_cores: None) -> None:
