@@ -10,7 +10,7 @@ install: $(STAMP)
 
 # torch + torchvision are pinned to the pair that installs from this machine's disk and
 # imports together; the project (and its dev tools) come after them.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py events/_fastscan.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
@@ -47,4 +47,4 @@ bench-peers: install
 	$(PY) -m benchmarks.peers.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build events/*.so

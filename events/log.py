@@ -42,6 +42,7 @@ from events.codec import (
     has_frame,
 )
 from lifecycle.errors import Conflict, LogCorrupt, LogUnwritable
+from lifecycle.fold import Evaluations
 
 Record = dict[str, Any]
 
@@ -181,7 +182,8 @@ class JsonlLog:
         for record in self._read(anchor, starts):
             yield starts.pop(), record
 
-    def read_in_halves(self, local: Callable[[Iterator[Record]], None], reducer: str) -> Any | None:
+    def read_in_halves(self, local: Callable[[Iterator[Record | Evaluations]], None],
+                       reducer: str) -> Any | None:
         """A whole read of a large log on two cores: ``local`` consumes the first half's
         records (verified here) while a second process verifies the other half and reduces
         it with ``reducer`` (``"module:function"``, see ``events.segments``); returns that

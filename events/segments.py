@@ -22,14 +22,24 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 
 from events.codec import FRAME_MARK, FRAME_TAIL, named_prev
+from lifecycle.fold import Evaluations
+
+Scan = Callable[..., tuple[int, int, int, str, str]]
+_scan: Scan | None
+try:  # the C reader (setup.py): optional, the same results either way
+    from events._fastscan import scan as _scan
+except ImportError:  # pragma: no cover - where it could not be built
+    _scan = None
 
 Record = dict[str, Any]
 _MARK_LEN = len(FRAME_MARK)
+_CHUNK = 1 << 22
+sha256, loads = hashlib.sha256, orjson.loads
 
 
 def split_at(f: BinaryIO, size: int) -> int:
@@ -47,53 +57,96 @@ class Checked:
         self.good = True
         self.first: tuple[int, str] | None = None  # (seq, prev) of the first line
         self.last: tuple[int, str, int, int] | None = None  # Tail: seq, hash, end, start
-        self.offset = start
+        self.offset = start  # where the next line starts
+        self._seq, self._prev, self._start = 0, "", -1  # the last line read: seq, hash, start
+        self._batch: Evaluations | None = None  # taken in C, not yet handed out
 
-    def records(self, f: BinaryIO, end: int) -> Iterator[Record]:
-        """The records of the lines from ``start`` up to ``end`` (a line start) in ``f``, a
-        buffered file; ``good`` ends False at the first line that is not a good commit.
+    def records(self, f: BinaryIO, end: int) -> Iterator[Record | Evaluations]:
+        """The records of the lines from ``start`` up to ``end`` (a line start) in ``f``;
+        ``good`` ends False at the first line that is not a good commit. Where the C reader
+        is built, runs of evaluation-only commits come as ``Evaluations`` batches instead.
 
         ``frame_hash``, ``decode`` and ``commit_shaped`` inlined (this loop runs once per
         line of a long log); stricter than they are, never looser: a line they would refuse
         ends the range here, and the caller then reads the ordinary way."""
-        seq, prev, offset, start = 0, "", self.offset, -1
-        sha256, loads = hashlib.sha256, orjson.loads
-        f.seek(offset)
+        self._seq, self._prev, self._start = 0, "", -1
+        scan = _scan
+        f.seek(self.offset)
+        data, at = b"", 0  # data[at:] is what was read from ``self.offset`` on
         try:
-            for line in f:
-                size = len(line)
-                cut = size - FRAME_TAIL
-                if offset >= end or cut <= 0 or line[cut:cut + _MARK_LEN] != FRAME_MARK or line[-3:] != b'"}\n':
-                    self.good = offset >= end
-                    return
-                digest = sha256(line[:cut] + b"}").hexdigest()
-                if digest.encode() != line[-67:-3]:
-                    self.good = False
-                    return
-                record = loads(line)
-                if type(record) is not dict or (self.first is None and not self._begin(record)):
-                    self.good = False
-                    return
-                if seq == 0:
-                    seq, prev = record["seq"] - 1, record["prev"]
-                events = record.get("events")
-                if (record.get("seq") != seq + 1 or record.get("prev") != prev
-                        or named_prev(line) != prev.encode()  # as HashCheck reads the link
-                        or type(record.get("time")) is not str or type(events) is not list):
-                    self.good = False
-                    return
-                for e in events:
-                    if type(e) is not dict or type(e.get("type")) is not str:
-                        self.good = False
-                        return
-                seq, prev, start, offset = seq + 1, digest, offset, offset + size
+            while True:
+                newline = data.find(b"\n", at)
+                if newline < 0:
+                    more = f.read(min(_CHUNK, end - self.offset - (len(data) - at)))  # never past end
+                    if not more:  # the range ends here: a good one at ``end`` exactly
+                        self.good = self.offset >= end and at == len(data)
+                        break
+                    data, at = data[at:] + more, 0
+                    continue
+                if scan is not None and self._seq:
+                    taken = self._bulk(scan, data, at)
+                    if taken > at:
+                        at = taken
+                        continue
+                if self._batch is not None:  # before the record that ends it
+                    yield self._batch_done()
+                record = self._record(data[at:newline + 1])
+                if record is None:
+                    break
+                at = newline + 1
                 yield record
-        except ValueError:  # not JSON under a good hash: a line written to lie
-            self.good = False
+            if self._batch is not None:
+                yield self._batch_done()
         finally:
-            self.offset = offset
-            if start >= 0:
-                self.last = (seq, prev, offset, start)
+            if self._start >= 0:
+                self.last = (self._seq, self._prev, self.offset, self._start)
+
+    def _record(self, line: bytes) -> Record | None:
+        """The line's record if it is a good commit that follows the last one; else None
+        (and ``good`` False)."""
+        size = len(line)
+        cut = size - FRAME_TAIL
+        if cut <= 0 or line[cut:cut + _MARK_LEN] != FRAME_MARK or line[-3:] != b'"}\n':
+            self.good = False
+            return None
+        digest = sha256(line[:cut] + b"}").hexdigest()
+        try:
+            record = loads(line) if digest.encode() == line[-67:-3] else None
+        except ValueError:  # not JSON under a good hash: a line written to lie
+            record = None
+        if type(record) is not dict or (self.first is None and not self._begin(record)):
+            self.good = False
+            return None
+        if self._seq == 0:
+            self._seq, self._prev = record["seq"] - 1, record["prev"]
+        events = record.get("events")
+        prev = self._prev
+        if (record.get("seq") != self._seq + 1 or record.get("prev") != prev
+                or named_prev(line) != prev.encode()  # as HashCheck reads the link
+                or type(record.get("time")) is not str or type(events) is not list
+                or not all(type(e) is dict and type(e.get("type")) is str for e in events)):
+            self.good = False
+            return None
+        self._seq, self._prev, self._start = self._seq + 1, digest, self.offset
+        self.offset += size
+        return record
+
+    def _bulk(self, scan: Scan, data: bytes, at: int) -> int:
+        """Take the evaluation-only lines from ``data[at:]`` in C; where it stopped."""
+        batch = self._batch or Evaluations({"evaluations": {}, "latest": {}, "first": {}}, (0, "", ""))
+        overlay = batch.overlay
+        stop, last, seq, prev, time = scan(data, at, self._seq, self._prev, overlay["evaluations"],
+                                            overlay["latest"], overlay["first"])
+        if stop > at:
+            self._start = self.offset + (last - at)
+            self.offset += stop - at
+            self._seq, self._prev = seq, prev
+            self._batch = Evaluations(overlay, (seq, prev, time))
+        return int(stop)
+
+    def _batch_done(self) -> Evaluations:
+        batch, self._batch = self._batch, None
+        return cast(Evaluations, batch)
 
     def _begin(self, record: Record) -> bool:
         """Adopt the first line's ``seq`` and ``prev`` (the caller checks the seam)."""
@@ -130,9 +183,9 @@ class Helper:
             self.process.stdout.close()
 
 
-def _reducer(name: str) -> Callable[[Iterator[Record]], Any]:
+def _reducer(name: str) -> Callable[[Iterator[Record | Evaluations]], Any]:
     module, _, function = name.partition(":")
-    reduce: Callable[[Iterator[Record]], Any] = getattr(importlib.import_module(module), function)
+    reduce: Callable[[Iterator[Record | Evaluations]], Any] = getattr(importlib.import_module(module), function)
     return reduce
 
 

@@ -14,13 +14,16 @@ Guarantees:
    the earliest such evaluation is reported before any later failure.
 3. ``reduce_segment`` reduces a run of verified commits with no state at hand (another
    process's half of the log) to plain JSON that ``Fold.add_reduced`` takes in order.
+4. ``Evaluations`` (evaluation-only commits that a reader took in bulk, its C twin of
+   ``Overlay.absorb`` in ``events/_fastscan.c``) fold as those commits would one by one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
+from events.codec import decode
 from lifecycle.evolve import apply_commit
 from lifecycle.state import Json, State
 from lifecycle.transitions import InvalidTransition
@@ -34,6 +37,16 @@ class CommitRefused(Exception):
     def __init__(self, seq: int, why: str) -> None:
         super().__init__(why)
         self.seq, self.why = seq, why
+
+
+class Evaluations(NamedTuple):
+    """Consecutive evaluation-only commits, verified and taken in bulk by a log reader: an
+    overlay in ``Overlay.merge``'s form whose entries hold the commit's line (bytes) in
+    place of its event, parsed only if the entry is still the latest when laid; and the
+    position (seq, hash, time) after the last of them."""
+
+    overlay: Reduced
+    position: tuple[int, str, str]
 
 
 class Overlay:
@@ -116,6 +129,8 @@ def _stored(entry: Any) -> Json:
     if type(entry) is not tuple:
         return entry  # type: ignore[no-any-return]
     e, seq, at = entry
+    if type(e) is bytes:  # an ``Evaluations`` entry: the commit's one event
+        e = decode(e)["events"][0]
     evaluation = dict(e)
     del evaluation["type"], evaluation["model_id"]
     evaluation["seq"] = seq
@@ -138,6 +153,10 @@ class Fold:
             self._position = (seq, record["hash"], record["time"])
             return
         self._apply(record)
+
+    def add_evaluations(self, batch: Evaluations) -> None:
+        self._overlay.merge(batch.overlay)
+        self._position = batch.position
 
     def add_reduced(self, reduced: Reduced) -> None:
         """Another process's ``reduce_segment`` of the commits that follow."""
@@ -218,7 +237,7 @@ def _touches_evaluations(record: Mapping[str, Any]) -> bool:
                                             for e in events)
 
 
-def reduce_segment(records: Iterable[Mapping[str, Any]]) -> Reduced:
+def reduce_segment(records: Iterable[Mapping[str, Any] | Evaluations]) -> Reduced:
     """Verified, consecutive commits reduced without a state, for ``Fold.add_reduced``: runs
     of commits, each an overlay of its evaluation-only commits and its other commits whole,
     in order, each with the position (seq, hash, time) before it; a run ends with a commit
@@ -227,6 +246,10 @@ def reduce_segment(records: Iterable[Mapping[str, Any]]) -> Reduced:
     overlay, kept = Overlay(), list[tuple[Any, Mapping[str, Any]]]()
     position: tuple[int, str, str] | None = None
     for record in records:
+        if isinstance(record, Evaluations):
+            overlay.merge(record.overlay)
+            position = record.position
+            continue
         seq = record["seq"]
         if not overlay.absorb(record, seq):
             if _touches_evaluations(record):

@@ -31,7 +31,7 @@ import orjson
 from events.log import Draft, EventLog, JsonlLog, Record, StaleAnchor, fsync_dir
 from lifecycle.errors import LogCorrupt, UserError
 from lifecycle.evolve import apply_commit
-from lifecycle.fold import CommitRefused, Fold
+from lifecycle.fold import CommitRefused, Evaluations, Fold
 from lifecycle.state import State
 from projections import snapshot
 from projections.registry import REGISTRY_PATH
@@ -109,9 +109,12 @@ def fold_whole(log: EventLog) -> State:
     if isinstance(log, JsonlLog):
         folder = Fold()
 
-        def take(records: Iterator[Record]) -> None:
+        def take(records: Iterator[Record | Evaluations]) -> None:
             for record in records:
-                folder.add(record)
+                if isinstance(record, Evaluations):
+                    folder.add_evaluations(record)
+                else:
+                    folder.add(record)
 
         try:
             with _gc_paused():
