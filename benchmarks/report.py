@@ -223,7 +223,10 @@ def _replay(results: dict[str, Any]) -> list[str]:
             "(canonical form checked); each replay folds every commit with "
             "`lifecycle.fold.Fold` (`lifecycle.evolve.apply_commit` per commit, evaluations "
             "laid over their models once; the later half of the log hashed, parsed and reduced "
-            "by a second process), so an invalid log would fail the run.", ""]
+            "by a second process), so an invalid log would fail the run. Runs of "
+            "evaluation-only commits are read by the optional C reader "
+            f"(`events._fastscan`: {'built and used' if r.get('c_reader') else 'NOT built, Python read'} "
+            "in this run), the rest by the Python read; both verify the same things.", ""]
     out += ["| log | events | lines | models | promoted | rejected | rolled back | evaluated "
             "events | size | generated in |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, g in (("big", big), ("small", small)):
@@ -236,7 +239,8 @@ def _replay(results: dict[str, Any]) -> list[str]:
             f"`{verify_line}` in {fmt_s(verify_s)}."]
     out += ["", "`lifecycle --root R replay`, fresh process each run (wall time includes "
             "interpreter start). *rebuild*: `config/`, `models/`, `production/` deleted "
-            "before the run; *up to date*: run again with the projection in place.", ""]
+            "(then `sync`, so the deletion is not timed) before the run; *up to date*: run "
+            "again with the projection in place.", ""]
     out += ["| run | n | median wall | events/s | lines/s | peak RSS | changes written | "
             "all runs (s) |", "|---|---|---|---|---|---|---|---|"]
     labels = {"big_rebuild": "big, rebuild", "big_uptodate": "big, up to date",

@@ -111,10 +111,12 @@ static int read_commit(yyjson_val *root, unsigned long long seq, const char *pre
         else if (key_is(key, "time")) vtime = v;
         else if (key_is(key, "events")) events = v;
     }
-    if (vseq == NULL || !yyjson_is_uint(vseq) || yyjson_get_uint(vseq) != seq)
-        return 0;
-    if (vprev == NULL || !yyjson_equals_strn(vprev, prev, HEX_LEN))
-        return 0;
+    if (prev != NULL) { /* NULL: a line verified before, read again for its fields */
+        if (vseq == NULL || !yyjson_is_uint(vseq) || yyjson_get_uint(vseq) != seq)
+            return 0;
+        if (vprev == NULL || !yyjson_equals_strn(vprev, prev, HEX_LEN))
+            return 0;
+    }
     if (!is_string(vtime, &out->time, &out->time_len))
         return 0;
     if (events == NULL || !yyjson_is_arr(events) || yyjson_arr_size(events) != 1)
@@ -136,20 +138,25 @@ static PyObject *overlay_key(const Evaluation *e) {
     return key;
 }
 
-/* Overlay._absorb_one for a verified line; 0 on success, -1 with an exception set. */
-static int record(PyObject *evaluations, PyObject *latest, PyObject *first, const Evaluation *e,
-                  const char *line, Py_ssize_t size, PyObject *seq, PyObject *time) {
+/* Overlay._absorb_one for a verified line; 0 on success, -1 with an exception set.
+ * ``first_seq`` is the seq of the model's first line in this call (``first`` for a new model). */
+static int record(PyObject *evaluations, PyObject *first, const Evaluation *e, const char *line,
+                  Py_ssize_t size, unsigned long long seq, unsigned long long first_seq,
+                  PyObject *best) {
     int rc = -1;
-    PyObject *model = NULL, *key = NULL, *entry = NULL, *line_bytes = NULL;
+    PyObject *model = NULL, *key = NULL, *entry = NULL, *line_bytes = NULL, *seq_obj = NULL;
+    PyObject *time = NULL, *mark = NULL;
     if (!(model = PyUnicode_DecodeUTF8(e->model_id, (Py_ssize_t)e->model_len, "strict"))
         || !(key = overlay_key(e)) || !(line_bytes = PyBytes_FromStringAndSize(line, size))
-        || !(entry = PyTuple_Pack(3, line_bytes, seq, time)))
+        || !(seq_obj = PyLong_FromUnsignedLongLong(seq))
+        || !(time = PyUnicode_DecodeUTF8(e->time, (Py_ssize_t)e->time_len, "strict"))
+        || !(entry = PyTuple_Pack(3, line_bytes, seq_obj, time)))
         goto done;
     PyObject *per_model = PyDict_GetItemWithError(evaluations, model); /* borrowed */
     if (per_model == NULL) {
         if (PyErr_Occurred())
             goto done;
-        PyObject *fresh = PyDict_New(), *place = Py_BuildValue("(Oi)", seq, 0);
+        PyObject *fresh = PyDict_New(), *place = Py_BuildValue("(Ki)", first_seq, 0);
         int bad = fresh == NULL || place == NULL || PyDict_SetItem(evaluations, model, fresh) < 0
                   || PyDict_SetItem(first, model, place) < 0;
         per_model = fresh;
@@ -158,14 +165,96 @@ static int record(PyObject *evaluations, PyObject *latest, PyObject *first, cons
         if (bad)
             goto done;
     }
-    if (PyDict_SetItem(per_model, key, entry) < 0 || PyDict_SetItem(latest, model, key) < 0)
+    if (PyDict_SetItem(per_model, key, entry) < 0)
         goto done;
+    /* latest[model] is the key of the model's last line: the pair seen last wins */
+    PyObject *known = PyDict_GetItemWithError(best, model); /* borrowed: (seq, key) */
+    if (known == NULL && PyErr_Occurred())
+        goto done;
+    if (known == NULL || PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 0)) < seq) {
+        if (!(mark = PyTuple_Pack(2, seq_obj, key)) || PyDict_SetItem(best, model, mark) < 0)
+            goto done;
+    }
     rc = 0;
 done:
     Py_XDECREF(model);
     Py_XDECREF(key);
     Py_XDECREF(entry);
     Py_XDECREF(line_bytes);
+    Py_XDECREF(seq_obj);
+    Py_XDECREF(time);
+    Py_XDECREF(mark);
+    return rc;
+}
+
+/* A (model, key) pair taken in this call: where its last line is, and its model's first. */
+typedef struct {
+    Py_ssize_t start, size;
+    unsigned long long seq, first_seq;
+} Pair;
+
+typedef struct {
+    Pair *pairs;
+    Py_ssize_t count, capacity;
+    PyObject *index;  /* identity bytes -> pair number */
+    PyObject *models; /* model bytes -> seq of its first line in this call */
+} Taken;
+
+/* The pair's identity: the model's and the key's UTF-8 bytes, length-prefixed. */
+static PyObject *identity(const Evaluation *e) {
+    size_t digest_len = e->digest_len ? e->digest_len : 1;
+    size_t key_len = e->dataset_len + 1 + digest_len;
+    PyObject *id = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(sizeof(size_t) + e->model_len + key_len));
+    if (id == NULL)
+        return NULL;
+    char *buf = PyBytes_AS_STRING(id);
+    memcpy(buf, &e->model_len, sizeof(size_t));
+    memcpy(buf + sizeof(size_t), e->model_id, e->model_len);
+    buf += sizeof(size_t) + e->model_len;
+    memcpy(buf, e->dataset, e->dataset_len);
+    buf[e->dataset_len] = '@';
+    memcpy(buf + e->dataset_len + 1, e->digest_len ? e->digest : "-", digest_len);
+    return id;
+}
+
+/* Note a verified line: a new pair, or a later line of one already taken. */
+static int note(Taken *t, const Evaluation *e, Py_ssize_t start, Py_ssize_t size, unsigned long long seq) {
+    PyObject *id = identity(e);
+    if (id == NULL)
+        return -1;
+    PyObject *at = PyDict_GetItemWithError(t->index, id); /* borrowed */
+    int rc = -1;
+    if (at != NULL) {
+        Pair *pair = &t->pairs[PyLong_AsSsize_t(at)];
+        pair->start = start, pair->size = size, pair->seq = seq;
+        rc = 0;
+    } else if (!PyErr_Occurred()) {
+        rc = 0;
+        if (t->count == t->capacity) {
+            Py_ssize_t grown = t->capacity ? 2 * t->capacity : 64;
+            Pair *more = PyMem_Realloc(t->pairs, (size_t)grown * sizeof(Pair));
+            if (more == NULL) {
+                PyErr_NoMemory();
+                rc = -1;
+            } else {
+                t->pairs = more, t->capacity = grown;
+            }
+        }
+        PyObject *number = rc == 0 ? PyLong_FromSsize_t(t->count) : NULL;
+        PyObject *model = number ? PyBytes_FromStringAndSize(e->model_id, (Py_ssize_t)e->model_len) : NULL;
+        PyObject *seen = model ? PyDict_GetItemWithError(t->models, model) : NULL; /* borrowed */
+        PyObject *mine = (model && !seen && !PyErr_Occurred()) ? PyLong_FromUnsignedLongLong(seq) : NULL;
+        if (number == NULL || model == NULL || (seen == NULL && (mine == NULL || PyDict_SetItem(t->models, model, mine) < 0))
+            || PyDict_SetItem(t->index, id, number) < 0) {
+            rc = -1;
+        } else {
+            t->pairs[t->count++] = (Pair){start, size, seq, PyLong_AsUnsignedLongLong(seen ? seen : mine)};
+        }
+        Py_XDECREF(number);
+        Py_XDECREF(model);
+        Py_XDECREF(mine);
+    }
+    Py_DECREF(id);
     return rc;
 }
 
@@ -186,6 +275,34 @@ static yyjson_doc *verified(EVP_MD_CTX *ctx, const EVP_MD *sha256, const yyjson_
     return doc;
 }
 
+/* Lay every pair taken in this call into the overlay, in the order the pairs first
+ * appeared, each with its last line: the very dicts that a line-by-line absorb leaves. */
+static int lay(const Taken *t, const char *buf, const yyjson_alc *alc, PyObject *evaluations,
+               PyObject *latest, PyObject *first) {
+    PyObject *best = PyDict_New(); /* model -> (seq, key) of its last line */
+    if (best == NULL)
+        return -1;
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < t->count && rc == 0; i++) {
+        const Pair *pair = &t->pairs[i];
+        Evaluation e;
+        yyjson_doc *doc = yyjson_read_opts((char *)buf + pair->start, (size_t)pair->size, YYJSON_READ_NOFLAG, alc, NULL);
+        if (doc == NULL || !read_commit(yyjson_doc_get_root(doc), pair->seq, NULL, &e)) {
+            PyErr_SetString(PyExc_RuntimeError, "scan: a line taken could not be read again");
+            rc = -1;
+        } else {
+            rc = record(evaluations, first, &e, buf + pair->start, pair->size, pair->seq, pair->first_seq, best);
+        }
+        yyjson_doc_free(doc);
+    }
+    PyObject *model, *mark;
+    Py_ssize_t at = 0;
+    while (rc == 0 && PyDict_Next(best, &at, &model, &mark))
+        rc = PyDict_SetItem(latest, model, PyTuple_GET_ITEM(mark, 1));
+    Py_DECREF(best);
+    return rc;
+}
+
 static PyObject *scan(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t pos, last_start = -1;
@@ -193,15 +310,19 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     const char *prev_in;
     Py_ssize_t prev_len;
     PyObject *evaluations, *latest, *first, *time = NULL, *result = NULL;
+    Taken taken = {NULL, 0, 0, PyDict_New(), PyDict_New()};
     if (!PyArg_ParseTuple(args, "y*nKs#O!O!O!", &data, &pos, &seq, &prev_in, &prev_len, &PyDict_Type,
-                          &evaluations, &PyDict_Type, &latest, &PyDict_Type, &first))
+                          &evaluations, &PyDict_Type, &latest, &PyDict_Type, &first)) {
+        Py_XDECREF(taken.index);
+        Py_XDECREF(taken.models);
         return NULL;
+    }
     char prev[HEX_LEN + 1];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     yyjson_alc *alc = yyjson_alc_dyn_new();
     const char *buf = data.buf;
-    if (ctx == NULL || sha256 == NULL || alc == NULL) {
+    if (ctx == NULL || sha256 == NULL || alc == NULL || taken.index == NULL || taken.models == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -221,26 +342,36 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         yyjson_doc *doc = verified(ctx, sha256, alc, line, size, seq + 1, prev, &e);
         if (doc == NULL)
             break;
-        PyObject *seq_obj = PyLong_FromUnsignedLongLong(seq + 1);
-        PyObject *time_obj = PyUnicode_DecodeUTF8(e.time, (Py_ssize_t)e.time_len, "strict");
-        int rc = (seq_obj == NULL || time_obj == NULL) ? -1
-                 : record(evaluations, latest, first, &e, line, size, seq_obj, time_obj);
+        int rc = note(&taken, &e, pos, size, seq + 1);
         yyjson_doc_free(doc);
-        Py_XDECREF(seq_obj);
-        if (rc < 0) {
-            Py_XDECREF(time_obj);
+        if (rc < 0)
             goto done;
-        }
-        Py_XSETREF(time, time_obj);
         memcpy(prev, line + size - TAIL_LEN + MARK_LEN, HEX_LEN);
         seq += 1;
         last_start = pos;
         pos += size;
     }
+    if (lay(&taken, buf, alc, evaluations, latest, first) < 0)
+        goto done;
+    if (last_start >= 0) { /* the time of the last line taken */
+        Evaluation e;
+        yyjson_doc *doc = yyjson_read_opts((char *)buf + last_start, (size_t)(pos - last_start), YYJSON_READ_NOFLAG, alc, NULL);
+        if (doc != NULL && read_commit(yyjson_doc_get_root(doc), seq, NULL, &e))
+            time = PyUnicode_DecodeUTF8(e.time, (Py_ssize_t)e.time_len, "strict");
+        yyjson_doc_free(doc);
+        if (time == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "scan: a line taken could not be read again");
+            goto done;
+        }
+    }
     result = Py_BuildValue("(nnKs#O)", pos, last_start, seq, prev, (Py_ssize_t)HEX_LEN,
                            time == NULL ? Py_None : time);
 done:
     Py_XDECREF(time);
+    Py_XDECREF(taken.index);
+    Py_XDECREF(taken.models);
+    PyMem_Free(taken.pairs);
     if (alc != NULL)
         yyjson_alc_dyn_free(alc);
     EVP_MD_free(sha256);

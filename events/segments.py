@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib
+import io
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -49,6 +50,24 @@ def split_at(f: BinaryIO, size: int) -> int:
     return min(f.tell(), size)
 
 
+def _refill(f: BinaryIO, buf: bytearray, at: int, filled: int, left: int) -> tuple[bytearray, int, int, int]:
+    """``buf[at:filled]`` moved to the front and followed by up to ``left`` more bytes of
+    ``f`` (the buffer is reused: a long read makes no garbage); ``buf`` grows only for a
+    line longer than it. Returns the buffer, its new ``at`` and ``filled``, and how many
+    bytes were read (0: the range or the file ends)."""
+    kept = filled - at
+    if at:
+        buf[:kept] = buf[at:filled]
+    if kept == len(buf):
+        buf.extend(bytes(len(buf)))
+    want = min(len(buf) - kept, left)
+    if want <= 0:
+        return buf, 0, kept, 0
+    with memoryview(buf) as view, view[kept:kept + want] as room:
+        got = cast(io.BufferedIOBase, f).readinto(room) or 0
+    return buf, 0, kept + got, got
+
+
 class Checked:
     """Verified records of consecutive lines; ``good`` stays True only while every line so
     far was a good commit linked to the one before (the first names its own ``prev``)."""
@@ -72,25 +91,25 @@ class Checked:
         self._seq, self._prev, self._start = 0, "", -1
         scan = _scan
         f.seek(self.offset)
-        data, at = b"", 0  # data[at:] is what was read from ``self.offset`` on
+        buf, at, filled = bytearray(_CHUNK), 0, 0  # buf[at:filled] was read from ``self.offset`` on
         try:
             while True:
-                newline = data.find(b"\n", at)
+                newline = buf.find(b"\n", at, filled)
                 if newline < 0:
-                    more = f.read(min(_CHUNK, end - self.offset - (len(data) - at)))  # never past end
-                    if not more:  # the range ends here: a good one at ``end`` exactly
-                        self.good = self.offset >= end and at == len(data)
+                    buf, at, filled, got = _refill(f, buf, at, filled, end - self.offset - (filled - at))
+                    if not got:  # the range ends here: a good one at ``end`` exactly
+                        self.good = self.offset >= end and at == filled
                         break
-                    data, at = data[at:] + more, 0
                     continue
                 if scan is not None and self._seq:
-                    taken = self._bulk(scan, data, at)
+                    with memoryview(buf) as view, view[:filled] as data:
+                        taken = self._bulk(scan, data, at)
                     if taken > at:
                         at = taken
                         continue
                 if self._batch is not None:  # before the record that ends it
                     yield self._batch_done()
-                record = self._record(data[at:newline + 1])
+                record = self._record(bytes(buf[at:newline + 1]))
                 if record is None:
                     break
                 at = newline + 1
@@ -131,7 +150,7 @@ class Checked:
         self.offset += size
         return record
 
-    def _bulk(self, scan: Scan, data: bytes, at: int) -> int:
+    def _bulk(self, scan: Scan, data: memoryview, at: int) -> int:
         """Take the evaluation-only lines from ``data[at:]`` in C; where it stopped."""
         batch = self._batch or Evaluations({"evaluations": {}, "latest": {}, "first": {}}, (0, "", ""))
         overlay = batch.overlay

@@ -42,7 +42,15 @@ def plan(root: Path, tree: Tree, store: BlobStore,
     """Paths to (write, remove) so that disk matches ``tree``; reads only. With ``scope``
     (folders), ``tree`` is the part of the desired tree inside them and only they are
     compared (a commit's own folders: see ``layout.folders_of``)."""
-    to_write = [p for p, entry in sorted(tree.items()) if not _is_right(root / p, entry, store)]
+    folders: dict[str, bool] = {}  # a file in a folder that is missing is not right (a rebuild)
+
+    def right(rel: str, entry: Link | Content | Symlink) -> bool:
+        folder = os.path.dirname(rel)
+        if folder not in folders:
+            folders[folder] = os.path.isdir(os.path.join(root, folder))
+        return folders[folder] and _is_right(root / rel, entry, store)
+
+    to_write = [p for p, entry in sorted(tree.items()) if not right(p, entry)]
     return to_write, _extras(root, tree) if scope is None else _extras_in(root, tree, scope)
 
 
@@ -96,7 +104,7 @@ def _publish(root: Path, paths: list[str], tree: Tree, store: BlobStore) -> tupl
     at once), then move each into place in order; returns the changes and the folders."""
     staged: list[tuple[str, str, bool]] = []  # (temp, final, holds written bytes), in order
     changes: list[str] = []
-    made: set[str] = set()
+    made: dict[str, bool] = {}  # folder -> made by this call (so empty before it)
     published = 0
     try:
         for rel in paths:
@@ -110,28 +118,31 @@ def _publish(root: Path, paths: list[str], tree: Tree, store: BlobStore) -> tupl
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
-    return changes, made
+    return changes, set(made)
 
 
-def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobStore, made: set[str],
+def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobStore, made: dict[str, bool],
            staged: list[tuple[str, str, bool]]) -> str:
     path = os.path.join(root, rel)
     parent = os.path.dirname(path)
-    try:
-        mode = os.lstat(path).st_mode
-        mark = "~"
-        if stat.S_ISDIR(mode):
-            shutil.rmtree(path)
-    except FileNotFoundError:
-        mark = "+"
     if parent not in made:
+        fresh = not os.path.isdir(parent)
         os.makedirs(parent, exist_ok=True)
-        made.add(parent)
+        made[parent] = fresh
+    mark = "+"
+    if not made[parent]:  # a folder made just now holds nothing yet (the writer lock is held)
+        try:
+            mark = "~"
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                shutil.rmtree(path)
+        except FileNotFoundError:
+            mark = "+"
     if isinstance(entry, Link) and not os.path.exists(store.location(entry.digest)):
         return f"! {rel} (blob {entry.digest[:12]} missing from the store)"
     tmp = os.path.join(parent, f"{TMP_PREFIX}{os.path.basename(path)}.tmp-{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
+    if not made[parent]:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     staged.append((tmp, path, isinstance(entry, Content)))
     if isinstance(entry, Link):
         os.link(store.location(entry.digest), tmp)

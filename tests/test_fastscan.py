@@ -162,3 +162,18 @@ def test_a_range_that_starts_mid_log_and_ends_on_a_torn_line() -> None:
     torn = data[:-40]
     assert _read(torn, C_SCAN) == _read(torn, None)
     assert _read(torn, C_SCAN)[2] is False  # not good: the caller reads the ordinary way
+
+
+@pytest.mark.parametrize("chunk", [64, 700, 4096])
+def test_a_buffer_smaller_than_a_line_grows_and_reads_the_same(
+        chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines longer than the read buffer, and lines cut by its edge, read as with a big one."""
+    commits = [([_trained("m_v1.0.0")], None)] + [
+        ([_evaluation("m_v1.0.0", f"set{n % 3}", None, float(n))], None) for n in range(30)]
+    data = _log(commits)
+    whole = _read(data, None)
+    monkeypatch.setattr(segments, "_CHUNK", chunk)
+    assert _read(data, None) == whole
+    if C_SCAN is not None:
+        assert _read(data, C_SCAN) == whole
+    assert whole[2] is True and whole[4][0] == 31  # good, and the last line read is commit 31
