@@ -243,7 +243,7 @@ def _is_right(path: Path, entry: Link | Content | Symlink, store: BlobStore) -> 
 
 def _extras(root: Path, tree: Tree) -> list[str]:
     """Managed paths on disk that the tree does not name (folders as a whole)."""
-    wanted_dirs = {str(Path(p).parent) for p in tree}
+    wanted_dirs = {os.path.dirname(p) for p in tree}
     extras: list[str] = []
     archive = root / "models" / "archive"
     if archive.is_dir():
@@ -270,7 +270,7 @@ def _extras(root: Path, tree: Tree) -> list[str]:
 def _extras_in(root: Path, tree: Tree, scope: set[str]) -> list[str]:
     """Paths in the scoped folders that ``tree`` does not name (an archive folder it does
     not name at all, as a whole)."""
-    wanted_dirs = {str(Path(p).parent) for p in tree}
+    wanted_dirs = {os.path.dirname(p) for p in tree}
     extras: list[str] = []
     for rel_dir in sorted(scope):
         directory = root / rel_dir
