@@ -1,18 +1,15 @@
 /* events._fastscan: the bulk read of a long log's evaluation-only lines, in C.
  *
- * scan(data, pos, seq, prev, evaluations, latest, first)
- *     -> (pos, last_start, seq, prev, time)
+ * scan(data, pos, seq, prev, pending) -> (pos, last_start, seq, prev, time)
  *
  * Takes the complete lines of ``data`` (bytes) from offset ``pos`` while each one is a
  * commit that ``events.segments.Checked.records`` would pass AND that
  * ``lifecycle.fold.Overlay.absorb`` would take: a good frame and sha256, ``seq`` the
  * integer after ``seq``, ``prev`` (parsed and as ``events.codec.named_prev`` reads it)
- * equal to ``prev``, a string ``time``, and exactly one event that is an ``evaluated``
+ * equal to ``prev``, a string ``time``, and one or more events, every one an ``evaluated``
  * event with string ``model_id`` and ``dataset`` and a string, null or absent
- * ``dataset_digest``. Each such line is recorded as ``Overlay`` does, with the line itself
- * standing for its event: ``first.setdefault(model_id, (seq, 0))`` for a model new to
- * ``evaluations``, ``evaluations[model_id][f"{dataset}@{digest or '-'}"] = (line, seq,
- * time)`` and ``latest[model_id] = key``.
+ * ``dataset_digest``. Each evaluation is noted in ``pending`` (a ``Pending``), which keeps
+ * per (model, key) only the last one, with a copy of its line.
  *
  * It stops, without touching anything for it, at the first line that is not such a line
  * (or is incomplete): the caller reads that one the ordinary way, so this function can
@@ -20,9 +17,17 @@
  * parser that orjson itself uses, with the same strict defaults; a key given twice counts
  * its last value, as a parsed dict does. Returns where it stopped, where the last line it
  * took starts (-1 if none), and the new seq, prev and time (None if it took nothing).
+ *
+ * Pending.lay(evaluations, latest, first) lays what was noted into an overlay's dicts as
+ * absorbing those commits one by one would: for a model new to ``evaluations``,
+ * ``first[model_id] = (seq, place)`` of its first evaluation noted; ``evaluations[model_id]
+ * [f"{dataset}@{digest or '-'}"] = (line, seq, time, place)`` (the line standing for its
+ * event number ``place``), the keys in the order they first appeared; ``latest[model_id]``
+ * the key of its last evaluation. Laying does not empty the Pending.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 #include <openssl/evp.h>
 
@@ -98,9 +103,12 @@ static int read_event(yyjson_val *event, Evaluation *out) {
            && is_string(dataset, &out->dataset, &out->dataset_len);
 }
 
-/* The commit's envelope: seq, prev, time and its single evaluation. */
-static int read_commit(yyjson_val *root, unsigned long long seq, const char *prev, Evaluation *out) {
-    yyjson_val *vseq = NULL, *vprev = NULL, *vtime = NULL, *events = NULL, *key;
+/* The commit's envelope: ``seq`` and ``prev`` checked (unless ``prev`` is NULL: a line
+ * verified before, read again), a string ``time``, and one or more events, each of them
+ * an evaluation (``Overlay.absorb`` takes all of a commit's events or none). */
+static int read_commit(yyjson_val *root, unsigned long long seq, const char *prev, Evaluation *when,
+                       yyjson_val **events_out) {
+    yyjson_val *vseq = NULL, *vprev = NULL, *vtime = NULL, *events = NULL, *key, *event;
     if (!yyjson_is_obj(root))
         return 0;
     yyjson_obj_iter it = yyjson_obj_iter_with(root);
@@ -111,17 +119,24 @@ static int read_commit(yyjson_val *root, unsigned long long seq, const char *pre
         else if (key_is(key, "time")) vtime = v;
         else if (key_is(key, "events")) events = v;
     }
-    if (prev != NULL) { /* NULL: a line verified before, read again for its fields */
+    if (prev != NULL) {
         if (vseq == NULL || !yyjson_is_uint(vseq) || yyjson_get_uint(vseq) != seq)
             return 0;
         if (vprev == NULL || !yyjson_equals_strn(vprev, prev, HEX_LEN))
             return 0;
     }
-    if (!is_string(vtime, &out->time, &out->time_len))
+    if (!is_string(vtime, &when->time, &when->time_len))
         return 0;
-    if (events == NULL || !yyjson_is_arr(events) || yyjson_arr_size(events) != 1)
+    if (events == NULL || !yyjson_is_arr(events) || yyjson_arr_size(events) == 0)
         return 0;
-    return read_event(yyjson_arr_get_first(events), out);
+    yyjson_arr_iter each = yyjson_arr_iter_with(events);
+    while ((event = yyjson_arr_iter_next(&each))) {
+        Evaluation e;
+        if (!read_event(event, &e))
+            return 0;
+    }
+    *events_out = events;
+    return 1;
 }
 
 /* The overlay's key: f"{dataset}@{digest or '-'}". */
@@ -138,191 +153,388 @@ static PyObject *overlay_key(const Evaluation *e) {
     return key;
 }
 
-/* Overlay._absorb_one for a verified line; 0 on success, -1 with an exception set.
- * ``first_seq`` is the seq of the model's first line in this call (``first`` for a new model). */
-static int record(PyObject *evaluations, PyObject *first, const Evaluation *e, const char *line,
-                  Py_ssize_t size, unsigned long long seq, unsigned long long first_seq,
-                  PyObject *best) {
-    int rc = -1;
-    PyObject *model = NULL, *key = NULL, *entry = NULL, *line_bytes = NULL, *seq_obj = NULL;
-    PyObject *time = NULL, *mark = NULL;
-    if (!(model = PyUnicode_DecodeUTF8(e->model_id, (Py_ssize_t)e->model_len, "strict"))
-        || !(key = overlay_key(e)) || !(line_bytes = PyBytes_FromStringAndSize(line, size))
-        || !(seq_obj = PyLong_FromUnsignedLongLong(seq))
-        || !(time = PyUnicode_DecodeUTF8(e->time, (Py_ssize_t)e->time_len, "strict"))
-        || !(entry = PyTuple_Pack(3, line_bytes, seq_obj, time)))
-        goto done;
-    PyObject *per_model = PyDict_GetItemWithError(evaluations, model); /* borrowed */
-    if (per_model == NULL) {
-        if (PyErr_Occurred())
-            goto done;
-        PyObject *fresh = PyDict_New(), *place = Py_BuildValue("(Ki)", first_seq, 0);
-        int bad = fresh == NULL || place == NULL || PyDict_SetItem(evaluations, model, fresh) < 0
-                  || PyDict_SetItem(first, model, place) < 0;
-        per_model = fresh;
-        Py_XDECREF(fresh); /* the dict keeps it */
-        Py_XDECREF(place);
-        if (bad)
-            goto done;
-    }
-    if (PyDict_SetItem(per_model, key, entry) < 0)
-        goto done;
-    /* latest[model] is the key of the model's last line: the pair seen last wins */
-    PyObject *known = PyDict_GetItemWithError(best, model); /* borrowed: (seq, key) */
-    if (known == NULL && PyErr_Occurred())
-        goto done;
-    if (known == NULL || PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 0)) < seq) {
-        if (!(mark = PyTuple_Pack(2, seq_obj, key)) || PyDict_SetItem(best, model, mark) < 0)
-            goto done;
-    }
-    rc = 0;
-done:
-    Py_XDECREF(model);
-    Py_XDECREF(key);
-    Py_XDECREF(entry);
-    Py_XDECREF(line_bytes);
-    Py_XDECREF(seq_obj);
-    Py_XDECREF(time);
-    Py_XDECREF(mark);
-    return rc;
-}
-
-/* A (model, key) pair taken in this call: where its last line is, and its model's first. */
+/* A (model, key) pair taken: its last evaluation (a copy of the line, its seq, the event's
+ * place in it) and where its model's first evaluation was. */
 typedef struct {
-    Py_ssize_t start, size;
+    char *line;
+    size_t line_len, line_cap;
     unsigned long long seq, first_seq;
+    Py_ssize_t place, first_place;
+    uint64_t hash;
+    char *id; /* its identity (see ``identity``) */
+    size_t id_len;
 } Pair;
 
+/* The pairs taken, in the order they first appeared, found by identity in an
+ * open-addressing table: no Python object is made for a line whose pair was taken before
+ * (nearly every line of a long log). */
 typedef struct {
     Pair *pairs;
     Py_ssize_t count, capacity;
-    PyObject *index;  /* identity bytes -> pair number */
-    PyObject *models; /* model bytes -> seq of its first line in this call */
+    Py_ssize_t *slots; /* pair number + 1; 0: empty */
+    size_t mask;       /* the table's size - 1 (a power of two) */
+    char *scratch;     /* the identity of the evaluation at hand */
+    size_t scratch_len;
+    PyObject *models;  /* model bytes -> (seq, place) of its first evaluation */
 } Taken;
 
-/* The pair's identity: the model's and the key's UTF-8 bytes, length-prefixed. */
-static PyObject *identity(const Evaluation *e) {
+static void taken_free(Taken *t) {
+    for (Py_ssize_t i = 0; i < t->count; i++) {
+        PyMem_Free(t->pairs[i].id);
+        PyMem_Free(t->pairs[i].line);
+    }
+    PyMem_Free(t->pairs);
+    PyMem_Free(t->slots);
+    PyMem_Free(t->scratch);
+    Py_CLEAR(t->models);
+    t->pairs = NULL, t->slots = NULL, t->scratch = NULL;
+    t->count = t->capacity = 0, t->scratch_len = 0;
+}
+
+/* The pair's identity in ``t->scratch``: the model's length and UTF-8 bytes, then the
+ * overlay key's (so "a@b" + "c" and "a" + "b@c" are one key, as in Python). */
+static size_t identity(Taken *t, const Evaluation *e) {
     size_t digest_len = e->digest_len ? e->digest_len : 1;
-    size_t key_len = e->dataset_len + 1 + digest_len;
-    PyObject *id = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(sizeof(size_t) + e->model_len + key_len));
-    if (id == NULL)
-        return NULL;
-    char *buf = PyBytes_AS_STRING(id);
+    size_t len = sizeof(size_t) + e->model_len + e->dataset_len + 1 + digest_len;
+    if (len > t->scratch_len) {
+        char *more = PyMem_Realloc(t->scratch, len);
+        if (more == NULL) {
+            PyErr_NoMemory();
+            return 0;
+        }
+        t->scratch = more, t->scratch_len = len;
+    }
+    char *buf = t->scratch;
     memcpy(buf, &e->model_len, sizeof(size_t));
     memcpy(buf + sizeof(size_t), e->model_id, e->model_len);
     buf += sizeof(size_t) + e->model_len;
     memcpy(buf, e->dataset, e->dataset_len);
     buf[e->dataset_len] = '@';
     memcpy(buf + e->dataset_len + 1, e->digest_len ? e->digest : "-", digest_len);
-    return id;
+    return len;
 }
 
-/* Note a verified line: a new pair, or a later line of one already taken. */
-static int note(Taken *t, const Evaluation *e, Py_ssize_t start, Py_ssize_t size, unsigned long long seq) {
-    PyObject *id = identity(e);
-    if (id == NULL)
-        return -1;
-    PyObject *at = PyDict_GetItemWithError(t->index, id); /* borrowed */
-    int rc = -1;
-    if (at != NULL) {
-        Pair *pair = &t->pairs[PyLong_AsSsize_t(at)];
-        pair->start = start, pair->size = size, pair->seq = seq;
-        rc = 0;
-    } else if (!PyErr_Occurred()) {
-        rc = 0;
-        if (t->count == t->capacity) {
-            Py_ssize_t grown = t->capacity ? 2 * t->capacity : 64;
-            Pair *more = PyMem_Realloc(t->pairs, (size_t)grown * sizeof(Pair));
-            if (more == NULL) {
-                PyErr_NoMemory();
-                rc = -1;
-            } else {
-                t->pairs = more, t->capacity = grown;
-            }
-        }
-        PyObject *number = rc == 0 ? PyLong_FromSsize_t(t->count) : NULL;
-        PyObject *model = number ? PyBytes_FromStringAndSize(e->model_id, (Py_ssize_t)e->model_len) : NULL;
-        PyObject *seen = model ? PyDict_GetItemWithError(t->models, model) : NULL; /* borrowed */
-        PyObject *mine = (model && !seen && !PyErr_Occurred()) ? PyLong_FromUnsignedLongLong(seq) : NULL;
-        if (number == NULL || model == NULL || (seen == NULL && (mine == NULL || PyDict_SetItem(t->models, model, mine) < 0))
-            || PyDict_SetItem(t->index, id, number) < 0) {
-            rc = -1;
-        } else {
-            t->pairs[t->count++] = (Pair){start, size, seq, PyLong_AsUnsignedLongLong(seen ? seen : mine)};
-        }
-        Py_XDECREF(number);
-        Py_XDECREF(model);
-        Py_XDECREF(mine);
+static uint64_t fnv1a(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot that holds this identity, or the empty one where it would go. */
+static size_t slot_of(const Taken *t, uint64_t hash, const char *id, size_t len) {
+    size_t i = (size_t)hash & t->mask;
+    for (Py_ssize_t at; (at = t->slots[i]) != 0; i = (i + 1) & t->mask) {
+        const Pair *p = &t->pairs[at - 1];
+        if (p->hash == hash && p->id_len == len && memcmp(p->id, id, len) == 0)
+            break;
     }
-    Py_DECREF(id);
+    return i;
+}
+
+/* Room for one more pair: the array and (at half full) a table twice the size. */
+static int make_room(Taken *t) {
+    if (t->count == t->capacity) {
+        Py_ssize_t grown = t->capacity ? 2 * t->capacity : 64;
+        Pair *more = PyMem_Realloc(t->pairs, (size_t)grown * sizeof(Pair));
+        if (more == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->pairs = more, t->capacity = grown;
+    }
+    if (t->slots != NULL && (size_t)(t->count + 1) * 2 <= t->mask + 1)
+        return 0;
+    size_t size = t->slots == NULL ? 128 : 2 * (t->mask + 1);
+    Py_ssize_t *slots = PyMem_Calloc(size, sizeof(Py_ssize_t));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots, t->mask = size - 1;
+    for (Py_ssize_t n = 0; n < t->count; n++) {
+        const Pair *p = &t->pairs[n];
+        t->slots[slot_of(t, p->hash, p->id, p->id_len)] = n + 1;
+    }
+    return 0;
+}
+
+/* Where the model's first evaluation taken is (this one, if it is the first). */
+static int first_of(Taken *t, const Evaluation *e, unsigned long long seq, Py_ssize_t place, Pair *pair) {
+    PyObject *model = PyBytes_FromStringAndSize(e->model_id, (Py_ssize_t)e->model_len);
+    if (model == NULL)
+        return -1;
+    PyObject *seen = PyDict_GetItemWithError(t->models, model); /* borrowed */
+    int rc = 0;
+    if (seen != NULL) {
+        pair->first_seq = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(seen, 0));
+        pair->first_place = PyLong_AsSsize_t(PyTuple_GET_ITEM(seen, 1));
+    } else if (PyErr_Occurred()) {
+        rc = -1;
+    } else {
+        PyObject *mine = Py_BuildValue("(Kn)", seq, place);
+        rc = mine == NULL || PyDict_SetItem(t->models, model, mine) < 0 ? -1 : 0;
+        Py_XDECREF(mine);
+        pair->first_seq = seq, pair->first_place = place;
+    }
+    Py_DECREF(model);
     return rc;
 }
 
-/* One complete line at data[pos:end] checked and parsed; the doc is the caller's to free. */
+/* The pair's last line is now this one (copied: the caller's buffer is reused). */
+static int keep_line(Pair *pair, const char *line, size_t size) {
+    if (size > pair->line_cap) {
+        char *more = PyMem_Realloc(pair->line, size);
+        if (more == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        pair->line = more, pair->line_cap = size;
+    }
+    memcpy(pair->line, line, size);
+    pair->line_len = size;
+    return 0;
+}
+
+/* Note a verified evaluation: a new pair, or a later one of a pair already taken. */
+static int note(Taken *t, const Evaluation *e, const char *line, size_t size, unsigned long long seq,
+                Py_ssize_t place) {
+    size_t len = identity(t, e);
+    if (len == 0 || make_room(t) < 0)
+        return -1;
+    uint64_t hash = fnv1a(t->scratch, len);
+    size_t slot = slot_of(t, hash, t->scratch, len);
+    Pair *pair;
+    if (t->slots[slot] != 0) {
+        pair = &t->pairs[t->slots[slot] - 1];
+    } else {
+        pair = &t->pairs[t->count];
+        *pair = (Pair){NULL, 0, 0, 0, 0, 0, 0, hash, PyMem_Malloc(len), len};
+        if (pair->id == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (first_of(t, e, seq, place, pair) < 0) {
+            PyMem_Free(pair->id);
+            return -1;
+        }
+        memcpy(pair->id, t->scratch, len);
+        t->slots[slot] = ++t->count;
+    }
+    pair->seq = seq, pair->place = place;
+    return keep_line(pair, line, size);
+}
+
+/* One complete line checked and parsed; the doc is the caller's to free. */
 static yyjson_doc *verified(EVP_MD_CTX *ctx, const EVP_MD *sha256, const yyjson_alc *alc,
                             const char *line, Py_ssize_t size, unsigned long long seq,
-                            const char *prev, Evaluation *out) {
+                            const char *prev, Evaluation *when, yyjson_val **events) {
     Py_ssize_t cut = size - TAIL_LEN;
     if (cut <= 0 || line[0] != '{' || memcmp(line + cut, MARK, MARK_LEN) != 0
         || memcmp(line + size - 3, "\"}\n", 3) != 0 || !hash_ok(ctx, sha256, line, cut)
         || !named_prev_ok(line, cut, prev))
         return NULL;
     yyjson_doc *doc = yyjson_read_opts((char *)line, (size_t)size, YYJSON_READ_NOFLAG, alc, NULL);
-    if (doc != NULL && !read_commit(yyjson_doc_get_root(doc), seq, prev, out)) {
+    if (doc != NULL && !read_commit(yyjson_doc_get_root(doc), seq, prev, when, events)) {
         yyjson_doc_free(doc);
         return NULL;
     }
     return doc;
 }
 
-/* Lay every pair taken in this call into the overlay, in the order the pairs first
- * appeared, each with its last line: the very dicts that a line-by-line absorb leaves. */
-static int lay(const Taken *t, const char *buf, const yyjson_alc *alc, PyObject *evaluations,
-               PyObject *latest, PyObject *first) {
-    PyObject *best = PyDict_New(); /* model -> (seq, key) of its last line */
-    if (best == NULL)
-        return -1;
-    int rc = 0;
-    for (Py_ssize_t i = 0; i < t->count && rc == 0; i++) {
-        const Pair *pair = &t->pairs[i];
-        Evaluation e;
-        yyjson_doc *doc = yyjson_read_opts((char *)buf + pair->start, (size_t)pair->size, YYJSON_READ_NOFLAG, alc, NULL);
-        if (doc == NULL || !read_commit(yyjson_doc_get_root(doc), pair->seq, NULL, &e)) {
-            PyErr_SetString(PyExc_RuntimeError, "scan: a line taken could not be read again");
-            rc = -1;
-        } else {
-            rc = record(evaluations, first, &e, buf + pair->start, pair->size, pair->seq, pair->first_seq, best);
-        }
-        yyjson_doc_free(doc);
+/* The overlay entry of a pair: (line, seq, time, place), as ``Overlay.absorb`` would keep
+ * (event, seq, time) with the line standing for its event. */
+static PyObject *entry_of(const Pair *pair, const Evaluation *e) {
+    PyObject *line = PyBytes_FromStringAndSize(pair->line, (Py_ssize_t)pair->line_len);
+    PyObject *time = PyUnicode_DecodeUTF8(e->time, (Py_ssize_t)e->time_len, "strict");
+    PyObject *entry = line && time ? Py_BuildValue("(OKOn)", line, pair->seq, time, pair->place) : NULL;
+    Py_XDECREF(line);
+    Py_XDECREF(time);
+    return entry;
+}
+
+/* ``evaluations[model][key] = entry`` (``first[model]`` for a model new there). */
+static int record(PyObject *evaluations, PyObject *first, PyObject *model, PyObject *key, PyObject *entry,
+                  const Pair *pair) {
+    PyObject *per_model = PyDict_GetItemWithError(evaluations, model); /* borrowed */
+    if (per_model == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        PyObject *fresh = PyDict_New(), *where = Py_BuildValue("(Kn)", pair->first_seq, pair->first_place);
+        int bad = fresh == NULL || where == NULL || PyDict_SetItem(evaluations, model, fresh) < 0
+                  || PyDict_SetItem(first, model, where) < 0;
+        per_model = fresh;
+        Py_XDECREF(fresh); /* the dict keeps it */
+        Py_XDECREF(where);
+        if (bad)
+            return -1;
     }
-    PyObject *model, *mark;
-    Py_ssize_t at = 0;
-    while (rc == 0 && PyDict_Next(best, &at, &model, &mark))
-        rc = PyDict_SetItem(latest, model, PyTuple_GET_ITEM(mark, 1));
-    Py_DECREF(best);
+    return PyDict_SetItem(per_model, key, entry);
+}
+
+/* One pair laid: its entry recorded, and ``best[model]`` ((seq, place, key) of the model's
+ * last evaluation) moved on if this one is later. */
+static int lay_pair(const Pair *pair, const yyjson_alc *alc, PyObject *evaluations, PyObject *first,
+                    PyObject *best) {
+    Evaluation when, e;
+    yyjson_val *events;
+    int rc = -1;
+    PyObject *model = NULL, *key = NULL, *entry = NULL, *mark = NULL;
+    yyjson_doc *doc = yyjson_read_opts(pair->line, pair->line_len, YYJSON_READ_NOFLAG, alc, NULL);
+    if (doc == NULL || !read_commit(yyjson_doc_get_root(doc), pair->seq, NULL, &when, &events)
+        || !read_event(yyjson_arr_get(events, (size_t)pair->place), &e)) {
+        PyErr_SetString(PyExc_RuntimeError, "scan: a line taken could not be read again");
+        goto done;
+    }
+    e.time = when.time, e.time_len = when.time_len;
+    if (!(model = PyUnicode_DecodeUTF8(e.model_id, (Py_ssize_t)e.model_len, "strict"))
+        || !(key = overlay_key(&e)) || !(entry = entry_of(pair, &e))
+        || record(evaluations, first, model, key, entry, pair) < 0)
+        goto done;
+    PyObject *known = PyDict_GetItemWithError(best, model); /* borrowed */
+    if (known == NULL && PyErr_Occurred())
+        goto done;
+    unsigned long long known_seq = known ? PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 0)) : 0;
+    Py_ssize_t known_place = known ? PyLong_AsSsize_t(PyTuple_GET_ITEM(known, 1)) : 0;
+    if (known == NULL || known_seq < pair->seq || (known_seq == pair->seq && known_place < pair->place)) {
+        if (!(mark = Py_BuildValue("(KnO)", pair->seq, pair->place, key)) || PyDict_SetItem(best, model, mark) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    yyjson_doc_free(doc);
+    Py_XDECREF(model);
+    Py_XDECREF(key);
+    Py_XDECREF(entry);
+    Py_XDECREF(mark);
     return rc;
 }
 
+/* Lay every pair into the overlay, in the order the pairs first appeared, each with its
+ * last evaluation: the very dicts that absorbing the lines one by one would leave. */
+static int lay(const Taken *t, PyObject *evaluations, PyObject *latest, PyObject *first) {
+    PyObject *best = PyDict_New();
+    yyjson_alc *alc = yyjson_alc_dyn_new();
+    int rc = best != NULL && alc != NULL ? 0 : -1;
+    if (rc < 0)
+        PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < t->count && rc == 0; i++)
+        rc = lay_pair(&t->pairs[i], alc, evaluations, first, best);
+    PyObject *model, *mark;
+    Py_ssize_t at = 0;
+    while (rc == 0 && PyDict_Next(best, &at, &model, &mark))
+        rc = PyDict_SetItem(latest, model, PyTuple_GET_ITEM(mark, 2));
+    Py_XDECREF(best);
+    if (alc != NULL)
+        yyjson_alc_dyn_free(alc);
+    return rc;
+}
+
+/* Pending: the evaluations taken by ``scan`` calls, not yet laid. */
+typedef struct {
+    PyObject_HEAD
+    Taken taken;
+} Pending;
+
+static PyObject *pending_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    if (!PyArg_ParseTuple(args, ":Pending") || (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "Pending() takes no arguments");
+        return NULL;
+    }
+    Pending *self = (Pending *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    if ((self->taken.models = PyDict_New()) == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void pending_dealloc(Pending *self) {
+    taken_free(&self->taken);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t pending_len(Pending *self) { return self->taken.count; }
+
+static PyObject *pending_lay(Pending *self, PyObject *args) {
+    PyObject *evaluations, *latest, *first;
+    if (!PyArg_ParseTuple(args, "O!O!O!:lay", &PyDict_Type, &evaluations, &PyDict_Type, &latest, &PyDict_Type,
+                          &first))
+        return NULL;
+    if (lay(&self->taken, evaluations, latest, first) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef pending_methods[] = {
+    {"lay", (PyCFunction)pending_lay, METH_VARARGS,
+     "lay(evaluations, latest, first): lay the pairs taken into an overlay's dicts."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods pending_sequence = {.sq_length = (lenfunc)pending_len};
+
+static PyTypeObject PendingType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "events._fastscan.Pending",
+    .tp_basicsize = sizeof(Pending),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Evaluations taken by scan(), kept per (model, data set) until laid; len(): the pairs.",
+    .tp_new = pending_new,
+    .tp_dealloc = (destructor)pending_dealloc,
+    .tp_methods = pending_methods,
+    .tp_as_sequence = &pending_sequence,
+};
+
+/* Note every evaluation of a verified line. */
+static int note_line(Taken *t, yyjson_val *events, const char *line, Py_ssize_t size, unsigned long long seq) {
+    yyjson_arr_iter each = yyjson_arr_iter_with(events);
+    yyjson_val *event;
+    Py_ssize_t place = 0;
+    while ((event = yyjson_arr_iter_next(&each))) {
+        Evaluation e;
+        read_event(event, &e); /* read_commit checked it */
+        if (note(t, &e, line, (size_t)size, seq, place++) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The time of the line at ``line`` (taken before), as a str. */
+static PyObject *time_of(const char *line, Py_ssize_t size, unsigned long long seq) {
+    Evaluation when;
+    yyjson_val *events;
+    PyObject *time = NULL;
+    yyjson_doc *doc = yyjson_read((char *)line, (size_t)size, YYJSON_READ_NOFLAG);
+    if (doc != NULL && read_commit(yyjson_doc_get_root(doc), seq, NULL, &when, &events))
+        time = PyUnicode_DecodeUTF8(when.time, (Py_ssize_t)when.time_len, "strict");
+    yyjson_doc_free(doc);
+    if (time == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "scan: a line taken could not be read again");
+    return time;
+}
+
 static PyObject *scan(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer data;
     Py_ssize_t pos, last_start = -1;
     unsigned long long seq;
     const char *prev_in;
     Py_ssize_t prev_len;
-    PyObject *evaluations, *latest, *first, *time = NULL, *result = NULL;
-    Taken taken = {NULL, 0, 0, PyDict_New(), PyDict_New()};
-    if (!PyArg_ParseTuple(args, "y*nKs#O!O!O!", &data, &pos, &seq, &prev_in, &prev_len, &PyDict_Type,
-                          &evaluations, &PyDict_Type, &latest, &PyDict_Type, &first)) {
-        Py_XDECREF(taken.index);
-        Py_XDECREF(taken.models);
+    Pending *pending;
+    PyObject *time = NULL, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*nKs#O!:scan", &data, &pos, &seq, &prev_in, &prev_len, &PendingType, &pending))
         return NULL;
-    }
     char prev[HEX_LEN + 1];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     yyjson_alc *alc = yyjson_alc_dyn_new();
     const char *buf = data.buf;
-    if (ctx == NULL || sha256 == NULL || alc == NULL || taken.index == NULL || taken.models == NULL) {
+    if (ctx == NULL || sha256 == NULL || alc == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -338,11 +550,12 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         if (nl == NULL)
             break;
         Py_ssize_t size = nl - line + 1;
-        Evaluation e;
-        yyjson_doc *doc = verified(ctx, sha256, alc, line, size, seq + 1, prev, &e);
+        Evaluation when;
+        yyjson_val *events;
+        yyjson_doc *doc = verified(ctx, sha256, alc, line, size, seq + 1, prev, &when, &events);
         if (doc == NULL)
             break;
-        int rc = note(&taken, &e, pos, size, seq + 1);
+        int rc = note_line(&pending->taken, events, line, size, seq + 1);
         yyjson_doc_free(doc);
         if (rc < 0)
             goto done;
@@ -351,27 +564,12 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         last_start = pos;
         pos += size;
     }
-    if (lay(&taken, buf, alc, evaluations, latest, first) < 0)
+    if (last_start >= 0 && (time = time_of(buf + last_start, pos - last_start, seq)) == NULL)
         goto done;
-    if (last_start >= 0) { /* the time of the last line taken */
-        Evaluation e;
-        yyjson_doc *doc = yyjson_read_opts((char *)buf + last_start, (size_t)(pos - last_start), YYJSON_READ_NOFLAG, alc, NULL);
-        if (doc != NULL && read_commit(yyjson_doc_get_root(doc), seq, NULL, &e))
-            time = PyUnicode_DecodeUTF8(e.time, (Py_ssize_t)e.time_len, "strict");
-        yyjson_doc_free(doc);
-        if (time == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_RuntimeError, "scan: a line taken could not be read again");
-            goto done;
-        }
-    }
     result = Py_BuildValue("(nnKs#O)", pos, last_start, seq, prev, (Py_ssize_t)HEX_LEN,
                            time == NULL ? Py_None : time);
 done:
     Py_XDECREF(time);
-    Py_XDECREF(taken.index);
-    Py_XDECREF(taken.models);
-    PyMem_Free(taken.pairs);
     if (alc != NULL)
         yyjson_alc_dyn_free(alc);
     EVP_MD_free(sha256);
@@ -385,6 +583,13 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastscan", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastscan", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__fastscan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__fastscan(void) {
+    if (PyType_Ready(&PendingType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddObjectRef(m, "Pending", (PyObject *)&PendingType) < 0)
+        Py_CLEAR(m);
+    return m;
+}

@@ -28,14 +28,16 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from events.codec import FRAME_MARK, FRAME_TAIL, named_prev
-from lifecycle.fold import Evaluations
+from lifecycle.fold import Evaluations, Pending, touches_evaluations
 
-Scan = Callable[..., tuple[int, int, int, str, str]]
+Scan = Callable[..., tuple[int, int, int, str, str | None]]
 _scan: Scan | None
+_Pending: Callable[[], Pending] | None
 try:  # the C reader (setup.py): optional, the same results either way
+    from events._fastscan import Pending as _Pending
     from events._fastscan import scan as _scan
 except ImportError:  # pragma: no cover - where it could not be built
-    _scan = None
+    _scan, _Pending = None, None
 
 Record = dict[str, Any]
 _MARK_LEN = len(FRAME_MARK)
@@ -79,6 +81,7 @@ class Checked:
         self.offset = start  # where the next line starts
         self._seq, self._prev, self._start = 0, "", -1  # the last line read: seq, hash, start
         self._batch: Evaluations | None = None  # taken in C, not yet handed out
+        self._pending: Pending | None = None  # where C notes them until a commit touches evaluations
 
     def records(self, f: BinaryIO, end: int) -> Iterator[Record | Evaluations]:
         """The records of the lines from ``start`` up to ``end`` (a line start) in ``f``;
@@ -87,8 +90,10 @@ class Checked:
 
         ``frame_hash``, ``decode`` and ``commit_shaped`` inlined (this loop runs once per
         line of a long log); stricter than they are, never looser: a line they would refuse
-        ends the range here, and the caller then reads the ordinary way."""
-        self._seq, self._prev, self._start = 0, "", -1
+        ends the range here, and the caller then reads the ordinary way. Batches share one
+        ``Pending`` until a record that touches evaluations is handed out (see
+        ``lifecycle.fold.Evaluations``)."""
+        self._seq, self._prev, self._start, self._pending = 0, "", -1, None
         scan = _scan
         f.seek(self.offset)
         buf, at, filled = bytearray(_CHUNK), 0, 0  # buf[at:filled] was read from ``self.offset`` on
@@ -113,6 +118,8 @@ class Checked:
                 if record is None:
                     break
                 at = newline + 1
+                if touches_evaluations(record):
+                    self._pending = None
                 yield record
             if self._batch is not None:
                 yield self._batch_done()
@@ -152,15 +159,14 @@ class Checked:
 
     def _bulk(self, scan: Scan, data: memoryview, at: int) -> int:
         """Take the evaluation-only lines from ``data[at:]`` in C; where it stopped."""
-        batch = self._batch or Evaluations({"evaluations": {}, "latest": {}, "first": {}}, (0, "", ""))
-        overlay = batch.overlay
-        stop, last, seq, prev, time = scan(data, at, self._seq, self._prev, overlay["evaluations"],
-                                            overlay["latest"], overlay["first"])
+        if self._pending is None:
+            self._pending = cast(Callable[[], Pending], _Pending)()
+        stop, last, seq, prev, time = scan(data, at, self._seq, self._prev, self._pending)
         if stop > at:
             self._start = self.offset + (last - at)
             self.offset += stop - at
             self._seq, self._prev = seq, prev
-            self._batch = Evaluations(overlay, (seq, prev, time))
+            self._batch = Evaluations(self._pending, (seq, prev, cast(str, time)))
         return int(stop)
 
     def _batch_done(self) -> Evaluations:

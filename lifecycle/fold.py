@@ -16,12 +16,14 @@ Guarantees:
    process's half of the log) to plain JSON that ``Fold.add_reduced`` takes in order.
 4. ``Evaluations`` (evaluation-only commits that a reader took in bulk, its C twin of
    ``Overlay.absorb`` in ``events/_fastscan.c``) fold as those commits would one by one.
+   Their ``Pending`` is laid into the overlay only where an evaluation is next read or
+   written (a commit that touches evaluations, a failure, the end), never per batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from events.codec import decode
 from lifecycle.evolve import apply_commit
@@ -39,13 +41,23 @@ class CommitRefused(Exception):
         self.seq, self.why = seq, why
 
 
-class Evaluations(NamedTuple):
-    """Consecutive evaluation-only commits, verified and taken in bulk by a log reader: an
-    overlay in ``Overlay.merge``'s form whose entries hold the commit's line (bytes) in
-    place of its event, parsed only if the entry is still the latest when laid; and the
-    position (seq, hash, time) after the last of them."""
+class Pending(Protocol):
+    """Evaluation-only commits taken by a reader (``events._fastscan.Pending``): ``lay``
+    puts them into an overlay's dicts as ``Overlay.absorb`` would one by one, with entries
+    (line, seq, time, place) whose line stands for its event number ``place``, parsed only
+    if the entry is still the latest when laid."""
 
-    overlay: Reduced
+    def lay(self, evaluations: dict[str, Any], latest: dict[str, Any], first: dict[str, Any], /) -> None: ...
+
+
+class Evaluations(NamedTuple):
+    """Consecutive evaluation-only commits, verified and taken in bulk by a log reader, and
+    the position (seq, hash, time) after the last of them. A reader hands out the same
+    ``pending`` again for later commits until it hands out a commit that touches
+    evaluations; so one that is laid there (or at the end) holds exactly the evaluations
+    since the last such commit, whether the batches are folded as they come or later."""
+
+    pending: Pending
     position: tuple[int, str, str]
 
 
@@ -103,6 +115,10 @@ class Overlay:
         self.latest[model_id] = key
         return True
 
+    def take(self, pending: Pending) -> None:
+        """Lay a reader's pending evaluations (all later than the ones here) over these."""
+        pending.lay(self.evaluations, self.latest, self.first)
+
     def merge(self, later: Reduced) -> None:
         """Lay a later overlay (``to_json`` form) over this one."""
         for model_id, per_model in later["evaluations"].items():
@@ -128,9 +144,11 @@ def _stored(entry: Any) -> Json:
     """An evaluation as ``evolve._evaluated`` stores it (entries from ``merge`` already are)."""
     if type(entry) is not tuple:
         return entry  # type: ignore[no-any-return]
-    e, seq, at = entry
-    if type(e) is bytes:  # an ``Evaluations`` entry: the commit's one event
-        e = decode(e)["events"][0]
+    if len(entry) == 4:  # laid from a ``Pending``: the commit's line and the event's place
+        line, seq, at, place = entry
+        e = decode(line)["events"][place]
+    else:
+        e, seq, at = entry
     evaluation = dict(e)
     del evaluation["type"], evaluation["model_id"]
     evaluation["seq"] = seq
@@ -144,22 +162,33 @@ class Fold:
     def __init__(self, start: State | None = None) -> None:
         self._state = start or State()
         self._overlay = Overlay()
+        self._pending: Pending | None = None  # handed out by a reader, not laid yet
         self._born: dict[str, int] = {}  # models created during this fold -> their commit
         self._position: tuple[int, str, str | None] = (self._state.seq, self._state.head, self._state.last_time)
 
     def add(self, record: Mapping[str, Any]) -> None:
         seq = self._position[0] + 1
-        if record.get("seq") == seq and self._overlay.absorb(record, seq):
-            self._position = (seq, record["hash"], record["time"])
-            return
+        if touches_evaluations(record):  # only such a commit can be absorbed
+            self._take_pending()
+            if record.get("seq") == seq and self._overlay.absorb(record, seq):
+                self._position = (seq, record["hash"], record["time"])
+                return
         self._apply(record)
 
     def add_evaluations(self, batch: Evaluations) -> None:
-        self._overlay.merge(batch.overlay)
+        if self._pending is not batch.pending:
+            self._take_pending()
+            self._pending = batch.pending
         self._position = batch.position
+
+    def _take_pending(self) -> None:
+        if self._pending is not None:
+            self._overlay.take(self._pending)
+            self._pending = None
 
     def add_reduced(self, reduced: Reduced) -> None:
         """Another process's ``reduce_segment`` of the commits that follow."""
+        self._take_pending()
         for run in reduced["runs"]:
             # the run's evaluations are laid with the earlier ones first: its other commits
             # neither read nor change evaluations, and each is checked against ``_born``
@@ -190,7 +219,7 @@ class Fold:
         return self._state.at_position(seq, head, cast(str, last_time))
 
     def _apply(self, record: Mapping[str, Any]) -> None:
-        if _touches_evaluations(record):  # the pending ones come first
+        if touches_evaluations(record):  # the pending ones come first
             self._lay_overlay(None)
         state = self._positioned()
         try:
@@ -208,6 +237,7 @@ class Fold:
     def _lay_overlay(self, failed_at: int | None) -> None:
         """Lay the pending evaluations over their models; the earliest evaluation of a model
         that did not exist yet is refused (before ``failed_at``, a later failure)."""
+        self._take_pending()
         overlay = self._overlay
         if not overlay.evaluations:
             return
@@ -231,7 +261,8 @@ _POSITION = slice(State._fields.index("seq"), State._fields.index("seq") + 3)  #
 _CREATING = frozenset({"trained", "imported"})
 
 
-def _touches_evaluations(record: Mapping[str, Any]) -> bool:
+def touches_evaluations(record: Mapping[str, Any]) -> bool:
+    """The commit holds an evaluation: only such a commit reads or changes evaluations."""
     events = record.get("events")
     return isinstance(events, list) and any(isinstance(e, dict) and e.get("type") == "evaluated"
                                             for e in events)
@@ -245,18 +276,25 @@ def reduce_segment(records: Iterable[Mapping[str, Any] | Evaluations]) -> Reduce
     runs: list[Reduced] = []
     overlay, kept = Overlay(), list[tuple[Any, Mapping[str, Any]]]()
     position: tuple[int, str, str] | None = None
+    pending: Pending | None = None
     for record in records:
         if isinstance(record, Evaluations):
-            overlay.merge(record.overlay)
-            position = record.position
+            if pending is not None and pending is not record.pending:
+                overlay.take(pending)
+            pending, position = record.pending, record.position
             continue
         seq = record["seq"]
-        if not overlay.absorb(record, seq):
-            if _touches_evaluations(record):
+        if not touches_evaluations(record):
+            kept.append((position, record))
+        else:
+            if pending is not None:
+                overlay.take(pending)
+                pending = None
+            if not overlay.absorb(record, seq):
                 runs.append({"overlay": overlay.to_json(), "commits": kept, "then": (position, record)})
                 overlay, kept = Overlay(), []
-            else:
-                kept.append((position, record))
         position = (seq, record["hash"], record["time"])
+    if pending is not None:
+        overlay.take(pending)
     runs.append({"overlay": overlay.to_json(), "commits": kept, "then": None})
     return {"runs": runs, "position": position}

@@ -1,6 +1,6 @@
-"""A rebuild of many folders makes them durable with one ``syncfs`` per file system instead
-of an fsync per file: the same files, and a failure is the same clear error as a failed
-fsync (nothing half-written left, the next replay heals)."""
+"""A rebuild of many folders is written on two threads and made durable with one ``syncfs``
+per file system instead of an fsync per file: the same files, and a failure is the same
+clear error as a failed fsync (nothing half-written left, the next replay heals)."""
 
 from __future__ import annotations
 
@@ -76,3 +76,52 @@ def test_a_failed_syncfs_is_a_clear_error_and_the_next_replay_heals(
     Engine(engine.root).replay()
     report = verify(engine.root, Engine(engine.root).log, engine.store)  # type: ignore[arg-type]
     assert report.problems == []
+
+
+def test_two_threads_and_one_build_the_same_folders_and_report_them_in_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = prepare(tmp_path / "r", champions=4)
+    threads: set[str] = set()
+    real_stage = reconcile._stage
+
+    def stage(*args: object, **kwargs: object) -> str:
+        import threading
+
+        threads.add(threading.current_thread().name)
+        return real_stage(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reconcile, "_stage", stage)
+    monkeypatch.setattr(reconcile, "_PARALLEL_STAGE", 1)
+    changes = _rebuild(engine)
+    assert "MainThread" not in threads and len(threads) >= 2 and len(changes) > 10
+    assert changes == sorted(changes[:-1]) + changes[-1:]  # the registry last, the rest in path order
+    both = _tree(engine.root)
+    threads.clear()
+    monkeypatch.setattr(reconcile, "_PARALLEL_STAGE", 10**9)
+    assert _rebuild(engine) == changes
+    assert threads == {"MainThread"} and _tree(engine.root) == both
+
+
+@pytest.mark.parametrize("failing_call", [1, 2, 4])  # of 4 content files on the two threads
+def test_a_failure_on_either_thread_leaves_no_temp_file_and_the_next_replay_heals(
+        failing_call: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = prepare(tmp_path / "r", champions=4)
+    log_before = (engine.root / "events.jsonl").read_bytes()
+    real_write, calls = reconcile._write_bytes, [0]
+
+    def write(path: str, data: bytes) -> None:
+        calls[0] += 1
+        real_write(path, data[:1] if calls[0] == failing_call else data)
+        if calls[0] == failing_call:  # the temp file exists, half-written
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(reconcile, "_write_bytes", write)
+    monkeypatch.setattr(reconcile, "_PARALLEL_STAGE", 1)
+    with pytest.raises(UserError, match=r"could not be updated.*No space left on device"):
+        _rebuild(engine)
+    assert (engine.root / "events.jsonl").read_bytes() == log_before
+    assert [p for top in PROJECTED for p in (engine.root / top).rglob(".*.tmp-*")] == []
+    assert not (engine.root / "config" / "model_registry.json").exists()
+    monkeypatch.setattr(reconcile, "_write_bytes", real_write)
+    Engine(engine.root).replay()
+    assert verify(engine.root, Engine(engine.root).log, engine.store).problems == []  # type: ignore[arg-type]

@@ -62,6 +62,7 @@ EVALUATIONS = st.builds(_evaluation, MODELS, st.sampled_from(["benchmark", "hold
 EVENT_LISTS = st.one_of(
     st.lists(EVALUATIONS, min_size=1, max_size=1), st.lists(EVALUATIONS, min_size=1, max_size=2),
     st.builds(lambda m: [_trained(m)], MODELS), st.just([]),
+    st.builds(lambda m, e: [_trained(m), e], MODELS, EVALUATIONS),  # touches evaluations, not absorbed
 )
 # Byte-level forgeries of the body (the line is hashed after them, so only content is odd).
 FORGERIES = st.sampled_from([
@@ -82,6 +83,7 @@ FORGERIES = st.sampled_from([
     (b'"reason":null', b'"reason":null,'),  # broken JSON under a good hash
     (b'"reason":null', b'"reason":{"a":1,"prev":"' + b"f" * 64 + b'"}'),  # a second "prev"
     (b'"schema_version":1', b'"schema_version":1,"seq":2.0'),
+    "float seq",  # its own seq as 7.0: Python takes it (7.0 == 7), C does not
 ])
 
 
@@ -91,26 +93,38 @@ def _log(commits: list[tuple[list[dict[str, Any]], Any]]) -> bytes:
         body = orjson.dumps({"actor": "a", "events": events, "prev": prev, "reason": None,
                              "schema_version": 1, "seq": seq, "time": f"2024-01-01T00:00:{seq:02d}Z"},
                             option=orjson.OPT_SORT_KEYS)
-        if forgery is not None:
+        if forgery == "float seq":
+            body = body.replace(b'"seq":%d' % seq, b'"seq":%d.0' % seq)
+        elif forgery is not None:
             body = body.replace(*forgery, 1)
         line, prev = _frame(body)
         lines.append(line)
     return b"".join(lines)
 
 
+def _folded(items: Any) -> Any:
+    folder = Fold()
+    try:
+        for item in items:
+            folder.add_evaluations(item) if isinstance(item, Evaluations) else folder.add(item)
+        return orjson.dumps(snapshot.state_to_json(folder.state()))
+    except CommitRefused as exc:
+        return ("refused", exc.seq, exc.why)
+
+
 def _read(data: bytes, scan: Any, start: int = 0) -> tuple[Any, ...]:
-    """What a read with (or without) C hands out, folded; and where it ended."""
+    """What a read with (or without) C hands out, folded (as it comes, as the engine does,
+    and after the read) and reduced; and where it ended."""
     segments._scan = scan
     try:
-        checked, folder = segments.Checked(start), Fold()
+        streamed = _folded(segments.Checked(start).records(io.BytesIO(data), len(data)))
+        checked = segments.Checked(start)
         handed = list(checked.records(io.BytesIO(data), len(data)))
-        try:
-            for item in handed:
-                folder.add_evaluations(item) if isinstance(item, Evaluations) else folder.add(item)
-            outcome: Any = orjson.dumps(snapshot.state_to_json(folder.state()))
-        except CommitRefused as exc:
-            outcome = ("refused", exc.seq, exc.why)
+        outcome = _folded(handed)
+        assert streamed == outcome
         reduced = orjson.dumps(reduce_segment(iter(handed)))
+        again = segments.Checked(start).records(io.BytesIO(data), len(data))
+        assert orjson.dumps(reduce_segment(again)) == reduced  # reduced as it comes
         return outcome, reduced, checked.good, checked.first, checked.last, checked.offset
     finally:
         segments._scan = C_SCAN
@@ -146,9 +160,11 @@ def test_a_run_of_evaluations_is_handed_out_in_bulk_with_its_lines_parsed_only_w
     handed = list(segments.Checked(0).records(io.BytesIO(data), len(data)))
     assert [type(item) for item in handed] == [dict, Evaluations]
     batch = handed[1]
-    assert isinstance(batch, Evaluations) and batch.position[0] == 51
-    (line, seq, at), = batch.overlay["evaluations"]["m_v1.0.0"].values()  # only the latest is kept
-    assert type(line) is bytes and seq == 51 and at == "2024-01-01T00:00:51Z"
+    assert isinstance(batch, Evaluations) and batch.position[0] == 51 and len(batch.pending) == 1  # type: ignore[arg-type]
+    evaluations: dict[str, Any] = {}
+    batch.pending.lay(evaluations, {}, {})
+    (line, seq, at, place), = evaluations["m_v1.0.0"].values()  # only the latest is kept
+    assert type(line) is bytes and seq == 51 and at == "2024-01-01T00:00:51Z" and place == 0
     assert _read(data, C_SCAN) == _read(data, None)
 
 
@@ -177,3 +193,38 @@ def test_a_buffer_smaller_than_a_line_grows_and_reads_the_same(
     if C_SCAN is not None:
         assert _read(data, C_SCAN) == whole
     assert whole[2] is True and whole[4][0] == 31  # good, and the last line read is commit 31
+
+
+@needs_c
+def test_batches_share_one_pending_across_other_commits_and_a_new_one_after_an_evaluation() -> None:
+    """C takes commits of several evaluations too; commits that do not touch evaluations
+    leave the batch's ``Pending`` open, and one that does (not absorbable) closes it."""
+    ev = _evaluation
+    commits = [([_trained("m_v1.0.0")], None), ([ev("m_v1.0.0", "holdout", "d1", 1.0)], None),
+               ([ev("m_v1.0.0", "holdout", "d1", 2.0), ev("m_v1.0.0", "benchmark", None, 3.0)], None),
+               ([_trained("m_v1.0.1")], None), ([ev("m_v1.0.1", "holdout", "d1", 4.0)], None),
+               ([_trained("m_v1.0.\u00e92"), ev("m_v1.0.\u00e92", "holdout", None, 5.0)], None),
+               ([ev("m_v1.0.0", "holdout", "d1", 6.0)], None)]
+    data = _log(commits)
+    segments._scan = C_SCAN
+    handed = list(segments.Checked(0).records(io.BytesIO(data), len(data)))
+    assert [type(item).__name__ for item in handed] == ["dict", "Evaluations", "dict", "Evaluations", "dict",
+                                                         "Evaluations"]
+    first, second, third = (item for item in handed if isinstance(item, Evaluations))
+    assert first.pending is second.pending and third.pending is not second.pending
+    assert len(second.pending) == 3 and len(third.pending) == 1  # type: ignore[arg-type]
+    assert _read(data, C_SCAN) == _read(data, None)
+
+
+@needs_c
+def test_a_commit_only_python_takes_is_laid_after_the_pending_evaluations_before_it() -> None:
+    """``"seq": 3.0`` passes in Python (3.0 == 3), not in C: the evaluation C took before it
+    must not overwrite it when the pending ones are laid."""
+    commits = [([_trained("m_v1.0.0")], None), ([_evaluation("m_v1.0.0", "holdout", "d1", 1.0)], None),
+               ([_evaluation("m_v1.0.0", "holdout", "d1", 2.0)], "float seq"),
+               ([_evaluation("m_v1.0.0", "benchmark", None, 3.0)], None)]
+    data = _log(commits)
+    segments._scan = C_SCAN
+    handed = list(segments.Checked(0).records(io.BytesIO(data), len(data)))
+    assert [type(item).__name__ for item in handed] == ["dict", "Evaluations", "dict", "Evaluations"]
+    assert _read(data, C_SCAN) == _read(data, None)
