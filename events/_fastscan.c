@@ -6,9 +6,9 @@
  * commit that ``events.segments.Checked.records`` would pass AND that
  * ``lifecycle.fold.Overlay.absorb`` would take: a good frame and sha256, ``seq`` the
  * integer after ``seq``, ``prev`` (parsed and as ``events.codec.named_prev`` reads it)
- * equal to ``prev``, a string ``time``, and one or more events, every one an ``evaluated``
- * event with string ``model_id`` and ``dataset`` and a string, null or absent
- * ``dataset_digest``. Each evaluation is noted in ``pending`` (a ``Pending``), which keeps
+ * equal to ``prev``, a string ``time``, no nesting deeper than MAX_DEPTH, and one to
+ * MAX_EVALUATIONS events, every one an ``evaluated`` event with string ``model_id`` and
+ * ``dataset`` and a string, null or absent ``dataset_digest``. Each evaluation is noted in ``pending`` (a ``Pending``), which keeps
  * per (model, key) only the last one, with a copy of its line.
  *
  * It stops, without touching anything for it, at the first line that is not such a line
@@ -27,6 +27,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <openssl/evp.h>
@@ -39,6 +40,12 @@
 #define TAIL_LEN (MARK_LEN + HEX_LEN + 3) /* events.codec.FRAME_TAIL */
 #define PREV_KEY ",\"prev\":\""
 #define PREV_LEN 9
+/* Stricter than orjson, which refuses nesting deeper than 1024: a deeper line is left to
+ * the Python read (yyjson itself has no limit). */
+#define MAX_DEPTH 128
+/* A commit of more evaluations is left to the Python read, which shares one parsed line
+ * among them (a pair here keeps its own copy of its line). */
+#define MAX_EVALUATIONS 16
 
 typedef struct {
     const char *model_id, *dataset, *digest, *time;
@@ -103,6 +110,27 @@ static int read_event(yyjson_val *event, Evaluation *out) {
            && is_string(dataset, &out->dataset, &out->dataset_len);
 }
 
+/* No container in ``v`` is nested deeper than ``left`` levels. */
+static int shallow(yyjson_val *v, int left) {
+    if (!yyjson_is_ctn(v))
+        return 1;
+    if (left == 0)
+        return 0;
+    yyjson_val *child;
+    if (yyjson_is_arr(v)) {
+        yyjson_arr_iter each = yyjson_arr_iter_with(v);
+        while ((child = yyjson_arr_iter_next(&each)))
+            if (!shallow(child, left - 1))
+                return 0;
+    } else {
+        yyjson_obj_iter each = yyjson_obj_iter_with(v);
+        while ((child = yyjson_obj_iter_next(&each)))
+            if (!shallow(yyjson_obj_iter_get_val(child), left - 1))
+                return 0;
+    }
+    return 1;
+}
+
 /* The commit's envelope: ``seq`` and ``prev`` checked (unless ``prev`` is NULL: a line
  * verified before, read again), a string ``time``, and one or more events, each of them
  * an evaluation (``Overlay.absorb`` takes all of a commit's events or none). */
@@ -127,7 +155,8 @@ static int read_commit(yyjson_val *root, unsigned long long seq, const char *pre
     }
     if (!is_string(vtime, &when->time, &when->time_len))
         return 0;
-    if (events == NULL || !yyjson_is_arr(events) || yyjson_arr_size(events) == 0)
+    if (events == NULL || !yyjson_is_arr(events) || yyjson_arr_size(events) == 0
+        || yyjson_arr_size(events) > MAX_EVALUATIONS)
         return 0;
     yyjson_arr_iter each = yyjson_arr_iter_with(events);
     while ((event = yyjson_arr_iter_next(&each))) {
@@ -336,7 +365,8 @@ static yyjson_doc *verified(EVP_MD_CTX *ctx, const EVP_MD *sha256, const yyjson_
         || !named_prev_ok(line, cut, prev))
         return NULL;
     yyjson_doc *doc = yyjson_read_opts((char *)line, (size_t)size, YYJSON_READ_NOFLAG, alc, NULL);
-    if (doc != NULL && !read_commit(yyjson_doc_get_root(doc), seq, prev, when, events)) {
+    if (doc != NULL && ((yyjson_doc_get_val_count(doc) > MAX_DEPTH && !shallow(yyjson_doc_get_root(doc), MAX_DEPTH))
+                        || !read_commit(yyjson_doc_get_root(doc), seq, prev, when, events))) {
         yyjson_doc_free(doc);
         return NULL;
     }
@@ -526,9 +556,15 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     const char *prev_in;
     Py_ssize_t prev_len;
     Pending *pending;
-    PyObject *time = NULL, *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*nKs#O!:scan", &data, &pos, &seq, &prev_in, &prev_len, &PendingType, &pending))
+    PyObject *seq_in, *time = NULL, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*nO!s#O!:scan", &data, &pos, &PyLong_Type, &seq_in, &prev_in, &prev_len,
+                          &PendingType, &pending))
         return NULL;
+    seq = PyLong_AsUnsignedLongLong(seq_in);
+    if (seq == (unsigned long long)-1 && PyErr_Occurred()) { /* negative or past 2**64 - 1 */
+        PyErr_Clear();
+        seq = ULLONG_MAX; /* so nothing is taken: the next seq would not fit */
+    }
     char prev[HEX_LEN + 1];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
@@ -544,7 +580,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     memcpy(prev, prev_in, HEX_LEN);
     prev[HEX_LEN] = 0;
-    while (pos < data.len) {
+    while (pos < data.len && seq < ULLONG_MAX) {
         const char *line = buf + pos;
         const char *nl = memchr(line, '\n', (size_t)(data.len - pos));
         if (nl == NULL)
@@ -566,8 +602,10 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     if (last_start >= 0 && (time = time_of(buf + last_start, pos - last_start, seq)) == NULL)
         goto done;
-    result = Py_BuildValue("(nnKs#O)", pos, last_start, seq, prev, (Py_ssize_t)HEX_LEN,
-                           time == NULL ? Py_None : time);
+    if (last_start < 0) /* nothing taken: seq as given (it may not fit 64 bits) */
+        result = Py_BuildValue("(nnOs#O)", pos, last_start, seq_in, prev, (Py_ssize_t)HEX_LEN, Py_None);
+    else
+        result = Py_BuildValue("(nnKs#O)", pos, last_start, seq, prev, (Py_ssize_t)HEX_LEN, time);
 done:
     Py_XDECREF(time);
     if (alc != NULL)

@@ -22,6 +22,7 @@ import functools
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -123,43 +124,75 @@ def _publish(root: Path, paths: list[str], tree: Tree, store: BlobStore) -> tupl
 def _stage_all(root: Path, paths: list[str], tree: Tree, store: BlobStore, made: dict[str, bool],
                staged: list[tuple[str, str, bool]]) -> list[str]:
     """``_stage`` every path, in order; many (a rebuild) on two threads, each taking whole
-    folders, since creating files is mostly the kernel's work. What either staged is in
-    ``staged`` (in the order of ``paths``) even when one fails; the first error is raised."""
+    folders, since creating files is mostly the kernel's work. Whatever happens, what either
+    thread staged is in ``staged`` (in the order of ``paths``) before this returns or raises;
+    the first error is raised, and it stops the other thread."""
     if len(paths) < _PARALLEL_STAGE:
         return [_stage(root, rel, tree[rel], store, made, staged) for rel in paths]
+    parts, stop = [_Share(share) for share in _by_folder(paths, 2)], threading.Event()
+
+    def work(part: _Share) -> None:
+        try:
+            for number in part.share:
+                if stop.is_set():
+                    return
+                before = len(part.staged)
+                change = _stage(root, paths[number], tree[paths[number]], store, part.made, part.staged)
+                part.done.append((number, change, len(part.staged) - before))
+        except BaseException:
+            stop.set()
+            raise
+
+    pool = ThreadPoolExecutor(max_workers=len(parts))
+    try:
+        futures = [pool.submit(work, part) for part in parts]
+        for future in futures:
+            future.exception()  # waits
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)
+        changes = _gather(parts, made, staged)
+    for future in futures:
+        future.result()  # the first error, now that every temp file is known
+    return changes
+
+
+def _by_folder(paths: list[str], ways: int) -> list[list[int]]:
+    """The positions of ``paths``, split ``ways`` ways, each folder's in one share."""
     by_folder: dict[str, list[int]] = {}
     for number, rel in enumerate(paths):
         by_folder.setdefault(os.path.dirname(rel), []).append(number)
-    shares: list[list[int]] = [[], []]
+    shares: list[list[int]] = [[] for _ in range(ways)]
     for n, numbers in enumerate(by_folder.values()):
-        shares[n % 2] += numbers
-    parts = [_Share() for _ in shares]
-
-    def work(share: list[int], part: _Share) -> None:
-        for number in share:
-            before = len(part.staged)
-            change = _stage(root, paths[number], tree[paths[number]], store, part.made, part.staged)
-            part.done.append((number, change, part.staged[before:]))
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(work, share, part) for share, part in zip(shares, parts, strict=True)]
-    done = sorted(item for part in parts for item in part.done)
-    lost = [entry for part in parts for entry in part.staged[sum(len(d[2]) for d in part.done):]]
-    staged += [entry for _, _, entries in done for entry in entries] + lost
-    for part in parts:
-        made.update(part.made)
-    for future in futures:
-        future.result()  # the first error, now that every temp file is known
-    return [change for _, change, _ in done]
+        shares[n % ways] += numbers
+    return shares
 
 
 class _Share:
-    """One thread's part of ``_stage_all``."""
+    """One thread's part of ``_stage_all``: its paths (positions), the folders it made, what
+    it staged, and per path done: (position, change, how many staged entries)."""
 
-    def __init__(self) -> None:
+    def __init__(self, share: list[int]) -> None:
+        self.share = share
         self.made: dict[str, bool] = {}
         self.staged: list[tuple[str, str, bool]] = []
-        self.done: list[tuple[int, str, list[tuple[str, str, bool]]]] = []
+        self.done: list[tuple[int, str, int]] = []
+
+
+def _gather(parts: list[_Share], made: dict[str, bool], staged: list[tuple[str, str, bool]]) -> list[str]:
+    """The threads' staged entries into ``staged`` in path order (then any of a path that
+    failed), their folders into ``made``; returns the changes in path order."""
+    done, failed = [], []
+    for part in parts:
+        at = 0
+        for number, change, count in part.done:
+            done.append((number, change, part.staged[at:at + count]))
+            at += count
+        failed += part.staged[at:]
+        made.update(part.made)
+    done.sort(key=lambda item: item[0])
+    staged += [entry for _, _, entries in done for entry in entries] + failed
+    return [change for _, change, _ in done]
 
 
 def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobStore, made: dict[str, bool],

@@ -125,3 +125,26 @@ def test_a_failure_on_either_thread_leaves_no_temp_file_and_the_next_replay_heal
     monkeypatch.setattr(reconcile, "_write_bytes", real_write)
     Engine(engine.root).replay()
     assert verify(engine.root, Engine(engine.root).log, engine.store).problems == []  # type: ignore[arg-type]
+
+
+def test_a_thread_that_cannot_start_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = prepare(tmp_path / "r", champions=4)
+    real_pool = reconcile.ThreadPoolExecutor
+
+    class OneThread(real_pool):  # type: ignore[misc, valid-type]
+        started = 0
+
+        def submit(self, *args: object, **kwargs: object) -> object:
+            OneThread.started += 1
+            if OneThread.started == 2:
+                raise RuntimeError("can't start new thread")
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(reconcile, "ThreadPoolExecutor", OneThread)
+    monkeypatch.setattr(reconcile, "_PARALLEL_STAGE", 1)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        _rebuild(engine)
+    assert [p for top in PROJECTED for p in (engine.root / top).rglob(".*.tmp-*")] == []
+    monkeypatch.setattr(reconcile, "ThreadPoolExecutor", real_pool)
+    Engine(engine.root).replay()
+    assert verify(engine.root, Engine(engine.root).log, engine.store).problems == []  # type: ignore[arg-type]

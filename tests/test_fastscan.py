@@ -63,6 +63,7 @@ EVENT_LISTS = st.one_of(
     st.lists(EVALUATIONS, min_size=1, max_size=1), st.lists(EVALUATIONS, min_size=1, max_size=2),
     st.builds(lambda m: [_trained(m)], MODELS), st.just([]),
     st.builds(lambda m, e: [_trained(m), e], MODELS, EVALUATIONS),  # touches evaluations, not absorbed
+    st.lists(EVALUATIONS, min_size=16, max_size=17),  # C takes up to 16, Python the rest
 )
 # Byte-level forgeries of the body (the line is hashed after them, so only content is odd).
 FORGERIES = st.sampled_from([
@@ -84,6 +85,8 @@ FORGERIES = st.sampled_from([
     (b'"reason":null', b'"reason":{"a":1,"prev":"' + b"f" * 64 + b'"}'),  # a second "prev"
     (b'"schema_version":1', b'"schema_version":1,"seq":2.0'),
     "float seq",  # its own seq as 7.0: Python takes it (7.0 == 7), C does not
+    (b'"reason":null', b'"reason":' + b"[" * 1100 + b"]" * 1100),  # deeper than orjson reads
+    (b'"reason":null', b'"reason":' + b'{"a":' * 200 + b"1" + b"}" * 200),  # orjson reads it, C leaves it
 ])
 
 
@@ -227,4 +230,34 @@ def test_a_commit_only_python_takes_is_laid_after_the_pending_evaluations_before
     segments._scan = C_SCAN
     handed = list(segments.Checked(0).records(io.BytesIO(data), len(data)))
     assert [type(item).__name__ for item in handed] == ["dict", "Evaluations", "dict", "Evaluations"]
+    assert _read(data, C_SCAN) == _read(data, None)
+
+
+@needs_c
+@pytest.mark.parametrize(("given", "stated"), [(2**64 - 1, 0), (2**64 + 1, 2), (2**65 + 1, 2), (-1, 0)])
+def test_a_seq_past_64_bits_is_left_to_python(given: int, stated: int) -> None:
+    """Python's ints have no bound: where the next seq would not fit in 64 bits, C takes
+    nothing (not the line whose seq the wrapped number would expect)."""
+    from events._fastscan import Pending, scan
+
+    data = _log([([_trained("m_v1.0.0")], None),
+                 ([_evaluation("m_v1.0.0", "holdout", None, 1.0)], (b'"seq":2', b'"seq":%d' % stated))])
+    second = data.index(b"\n") + 1
+    prev, pending = str(orjson.loads(data[:second])["hash"]), Pending()
+    assert scan(data, second, given, prev, pending) == (second, -1, given, prev, None)
+    assert len(pending) == 0
+    if stated == 2:  # the same line is taken after seq 1
+        assert scan(data, second, 1, prev, pending)[:3] == (len(data), second, 2) and len(pending) == 1
+
+
+@needs_c
+@pytest.mark.parametrize(("count", "in_c"), [(16, True), (17, False)])
+def test_a_commit_of_many_evaluations_is_left_to_python(count: int, in_c: bool) -> None:
+    """A pair in C keeps its own copy of its line: a commit of more than 16 evaluations is
+    read by Python, which shares one parsed line among them (same fold either way)."""
+    many = [_evaluation("m_v1.0.0", f"set{n}", None, float(n)) for n in range(count)]
+    data = _log([([_trained("m_v1.0.0")], None), (many, None)])
+    segments._scan = C_SCAN
+    handed = list(segments.Checked(0).records(io.BytesIO(data), len(data)))
+    assert [type(item).__name__ for item in handed] == ["dict", "Evaluations" if in_c else "dict"]
     assert _read(data, C_SCAN) == _read(data, None)
