@@ -22,13 +22,13 @@ import functools
 import os
 import shutil
 import stat
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from events.store import BlobStore, write_all
 from lifecycle.errors import UserError
+from projections._staging import stage_by_folder
 from projections.layout import MANAGED_DIRS, Content, Link, Symlink, Tree
 from projections.registry import REGISTRY_PATH
 
@@ -123,76 +123,13 @@ def _publish(root: Path, paths: list[str], tree: Tree, store: BlobStore) -> tupl
 
 def _stage_all(root: Path, paths: list[str], tree: Tree, store: BlobStore, made: dict[str, bool],
                staged: list[tuple[str, str, bool]]) -> list[str]:
-    """``_stage`` every path, in order; many (a rebuild) on two threads, each taking whole
-    folders, since creating files is mostly the kernel's work. Whatever happens, what either
-    thread staged is in ``staged`` (in the order of ``paths``) before this returns or raises;
-    the first error is raised, and it stops the other thread."""
+    """``_stage`` every path, in order; many (a rebuild) on two threads (``_staging``)."""
+    def stage(rel: str, made: dict[str, bool], staged: list[tuple[str, str, bool]]) -> str:
+        return _stage(root, rel, tree[rel], store, made, staged)
+
     if len(paths) < _PARALLEL_STAGE:
-        return [_stage(root, rel, tree[rel], store, made, staged) for rel in paths]
-    parts, stop = [_Share(share) for share in _by_folder(paths, 2)], threading.Event()
-
-    def work(part: _Share) -> None:
-        try:
-            for number in part.share:
-                if stop.is_set():
-                    return
-                before = len(part.staged)
-                change = _stage(root, paths[number], tree[paths[number]], store, part.made, part.staged)
-                part.done.append((number, change, len(part.staged) - before))
-        except BaseException:
-            stop.set()
-            raise
-
-    pool = ThreadPoolExecutor(max_workers=len(parts))
-    try:
-        futures = [pool.submit(work, part) for part in parts]
-        for future in futures:
-            future.exception()  # waits
-    finally:
-        stop.set()
-        pool.shutdown(wait=True)
-        changes = _gather(parts, made, staged)
-    for future in futures:
-        future.result()  # the first error, now that every temp file is known
-    return changes
-
-
-def _by_folder(paths: list[str], ways: int) -> list[list[int]]:
-    """The positions of ``paths``, split ``ways`` ways, each folder's in one share."""
-    by_folder: dict[str, list[int]] = {}
-    for number, rel in enumerate(paths):
-        by_folder.setdefault(os.path.dirname(rel), []).append(number)
-    shares: list[list[int]] = [[] for _ in range(ways)]
-    for n, numbers in enumerate(by_folder.values()):
-        shares[n % ways] += numbers
-    return shares
-
-
-class _Share:
-    """One thread's part of ``_stage_all``: its paths (positions), the folders it made, what
-    it staged, and per path done: (position, change, how many staged entries)."""
-
-    def __init__(self, share: list[int]) -> None:
-        self.share = share
-        self.made: dict[str, bool] = {}
-        self.staged: list[tuple[str, str, bool]] = []
-        self.done: list[tuple[int, str, int]] = []
-
-
-def _gather(parts: list[_Share], made: dict[str, bool], staged: list[tuple[str, str, bool]]) -> list[str]:
-    """The threads' staged entries into ``staged`` in path order (then any of a path that
-    failed), their folders into ``made``; returns the changes in path order."""
-    done, failed = [], []
-    for part in parts:
-        at = 0
-        for number, change, count in part.done:
-            done.append((number, change, part.staged[at:at + count]))
-            at += count
-        failed += part.staged[at:]
-        made.update(part.made)
-    done.sort(key=lambda item: item[0])
-    staged += [entry for _, _, entries in done for entry in entries] + failed
-    return [change for _, change, _ in done]
+        return [stage(rel, made, staged) for rel in paths]
+    return stage_by_folder(paths, stage, made, staged)
 
 
 def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobStore, made: dict[str, bool],

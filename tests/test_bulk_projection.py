@@ -8,12 +8,13 @@ import ctypes
 import errno
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
 from lifecycle.errors import UserError
-from projections import reconcile
+from projections import _staging, reconcile
 from service.engine import Engine
 from service.verify import verify
 from tests.helpers.workload import prepare
@@ -85,8 +86,6 @@ def test_two_threads_and_one_build_the_same_folders_and_report_them_in_order(
     real_stage = reconcile._stage
 
     def stage(*args: object, **kwargs: object) -> str:
-        import threading
-
         threads.add(threading.current_thread().name)
         return real_stage(*args, **kwargs)  # type: ignore[arg-type]
 
@@ -107,12 +106,14 @@ def test_a_failure_on_either_thread_leaves_no_temp_file_and_the_next_replay_heal
         failing_call: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = prepare(tmp_path / "r", champions=4)
     log_before = (engine.root / "events.jsonl").read_bytes()
-    real_write, calls = reconcile._write_bytes, [0]
+    real_write, calls, counting = reconcile._write_bytes, [0], threading.Lock()
 
     def write(path: str, data: bytes) -> None:
-        calls[0] += 1
-        real_write(path, data[:1] if calls[0] == failing_call else data)
-        if calls[0] == failing_call:  # the temp file exists, half-written
+        with counting:  # called from both threads
+            calls[0] += 1
+            mine = calls[0]
+        real_write(path, data[:1] if mine == failing_call else data)
+        if mine == failing_call:  # the temp file exists, half-written
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
 
     monkeypatch.setattr(reconcile, "_write_bytes", write)
@@ -129,7 +130,7 @@ def test_a_failure_on_either_thread_leaves_no_temp_file_and_the_next_replay_heal
 
 def test_a_thread_that_cannot_start_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = prepare(tmp_path / "r", champions=4)
-    real_pool = reconcile.ThreadPoolExecutor
+    real_pool = _staging.ThreadPoolExecutor
 
     class OneThread(real_pool):  # type: ignore[misc, valid-type]
         started = 0
@@ -140,11 +141,11 @@ def test_a_thread_that_cannot_start_leaves_no_temp_file(tmp_path: Path, monkeypa
                 raise RuntimeError("can't start new thread")
             return super().submit(*args, **kwargs)
 
-    monkeypatch.setattr(reconcile, "ThreadPoolExecutor", OneThread)
+    monkeypatch.setattr(_staging, "ThreadPoolExecutor", OneThread)
     monkeypatch.setattr(reconcile, "_PARALLEL_STAGE", 1)
     with pytest.raises(RuntimeError, match="can't start new thread"):
         _rebuild(engine)
     assert [p for top in PROJECTED for p in (engine.root / top).rglob(".*.tmp-*")] == []
-    monkeypatch.setattr(reconcile, "ThreadPoolExecutor", real_pool)
+    monkeypatch.setattr(_staging, "ThreadPoolExecutor", real_pool)
     Engine(engine.root).replay()
     assert verify(engine.root, Engine(engine.root).log, engine.store).problems == []  # type: ignore[arg-type]
