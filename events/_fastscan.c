@@ -168,20 +168,6 @@ static int read_commit(yyjson_val *root, unsigned long long seq, const char *pre
     return 1;
 }
 
-/* The overlay's key: f"{dataset}@{digest or '-'}". */
-static PyObject *overlay_key(const Evaluation *e) {
-    size_t digest_len = e->digest_len ? e->digest_len : 1;
-    char *buf = PyMem_Malloc(e->dataset_len + 1 + digest_len);
-    if (buf == NULL)
-        return PyErr_NoMemory();
-    memcpy(buf, e->dataset, e->dataset_len);
-    buf[e->dataset_len] = '@';
-    memcpy(buf + e->dataset_len + 1, e->digest_len ? e->digest : "-", digest_len);
-    PyObject *key = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)(e->dataset_len + 1 + digest_len), "strict");
-    PyMem_Free(buf);
-    return key;
-}
-
 /* A (model, key) pair taken: its last evaluation (a copy of the line, its seq, the event's
  * place in it) and where its model's first evaluation was. */
 typedef struct {
@@ -221,7 +207,8 @@ static void taken_free(Taken *t) {
 }
 
 /* The pair's identity in ``t->scratch``: the model's length and UTF-8 bytes, then the
- * overlay key's (so "a@b" + "c" and "a" + "b@c" are one key, as in Python). */
+ * overlay key's, f"{dataset}@{digest or '-'}" (so "a@b" + "c" and "a" + "b@c" are one
+ * key, as in Python). */
 static size_t identity(Taken *t, const Evaluation *e) {
     size_t digest_len = e->digest_len ? e->digest_len : 1;
     size_t len = sizeof(size_t) + e->model_len + e->dataset_len + 1 + digest_len;
@@ -403,23 +390,25 @@ static int record(PyObject *evaluations, PyObject *first, PyObject *model, PyObj
     return PyDict_SetItem(per_model, key, entry);
 }
 
-/* One pair laid: its entry recorded, and ``best[model]`` ((seq, place, key) of the model's
+/* One pair laid (its line read again for its time): its entry recorded, and ``best[model]`` ((seq, place, key) of the model's
  * last evaluation) moved on if this one is later. */
 static int lay_pair(const Pair *pair, const yyjson_alc *alc, PyObject *evaluations, PyObject *first,
                     PyObject *best) {
-    Evaluation when, e;
+    Evaluation when;
     yyjson_val *events;
+    size_t model_len;
     int rc = -1;
     PyObject *model = NULL, *key = NULL, *entry = NULL, *mark = NULL;
     yyjson_doc *doc = yyjson_read_opts(pair->line, pair->line_len, YYJSON_READ_NOFLAG, alc, NULL);
-    if (doc == NULL || !read_commit(yyjson_doc_get_root(doc), pair->seq, NULL, &when, &events)
-        || !read_event(yyjson_arr_get(events, (size_t)pair->place), &e)) {
+    if (doc == NULL || !read_commit(yyjson_doc_get_root(doc), pair->seq, NULL, &when, &events)) {
         PyErr_SetString(PyExc_RuntimeError, "scan: a line taken could not be read again");
         goto done;
     }
-    e.time = when.time, e.time_len = when.time_len;
-    if (!(model = PyUnicode_DecodeUTF8(e.model_id, (Py_ssize_t)e.model_len, "strict"))
-        || !(key = overlay_key(&e)) || !(entry = entry_of(pair, &e))
+    memcpy(&model_len, pair->id, sizeof(size_t)); /* the model and the key, from the identity */
+    const char *model_at = pair->id + sizeof(size_t), *key_at = model_at + model_len;
+    if (!(model = PyUnicode_DecodeUTF8(model_at, (Py_ssize_t)model_len, "strict"))
+        || !(key = PyUnicode_DecodeUTF8(key_at, (Py_ssize_t)(pair->id + pair->id_len - key_at), "strict"))
+        || !(entry = entry_of(pair, &when))
         || record(evaluations, first, model, key, entry, pair) < 0)
         goto done;
     PyObject *known = PyDict_GetItemWithError(best, model); /* borrowed */
