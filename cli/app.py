@@ -55,6 +55,8 @@ def command(*args: Any, group: typer.Typer = app, **kwargs: Any) -> Callable[[F]
                 return fn(*a, **k)
             except UserError as exc:
                 _fail(str(exc), exc.exit_code)
+            except BrokenPipeError:
+                _stdout_closed()
             except OSError as exc:
                 where = f": {exc.filename}" if exc.filename else ""
                 _fail(f"{exc.strerror or exc}{where}; nothing more was done (run 'lifecycle verify')", 1)
@@ -261,14 +263,21 @@ def status(
     as_of: Annotated[str | None, typer.Option(help="Show the state at this time (UTC).")] = None,
     at_seq: Annotated[int | None, typer.Option(help="Show the state after this commit.")] = None,
 ) -> None:
-    """Champion, challenger and log position (optionally as of a past moment)."""
+    """Champion, challenger, log position and production health (exit 1 when the production
+    file is not the champion's intact bytes); optionally as of a past moment."""
     from projections.views import parse_time, status_view
 
     if as_of is not None and at_seq is not None:
         raise UserError("give either --as-of or --at-seq, not both")
-    state = engine().state(at_seq=at_seq, as_of=parse_time(as_of) if as_of else None)
+    eng = engine()
+    state = eng.state(at_seq=at_seq, as_of=parse_time(as_of) if as_of else None)
     view = status_view(state)
+    health = None if at_seq is not None or as_of is not None else eng.production_health(state)
+    if health is not None:
+        view["production"] = health.as_dict()
     render.emit_json(view) if json_output else render.status(view)
+    if health is not None and not health.ok:
+        raise typer.Exit(1)
 
 
 @command("list")
@@ -400,7 +409,14 @@ def train(
 @command()
 def replay() -> None:
     """Rebuild the registry and folders from the log; print what changed."""
-    state, changes = engine().replay()
+    from projections.reconcile import ProjectionIncomplete
+
+    try:
+        state, changes = engine().replay()
+    except ProjectionIncomplete as exc:
+        for line in exc.changes:
+            typer.echo(line)
+        raise
     for line in changes:
         typer.echo(line)
     typer.echo(f"replayed {state.seq} commits; {len(changes)} change(s)")
@@ -614,6 +630,19 @@ def data_synth(
                            first_day=first, last_day=last)
     typer.echo(f"wrote {len(data.samples)} images of {len(data.events)} events to {out} "
                f"(digest {data.digest[:12]})")
+
+
+def _stdout_closed() -> None:
+    """The reader of our output went away (``| head -1``): not an error of the command, whose
+    work is done; exit 0 without a word (Python would complain again at exit otherwise)."""
+    import contextlib
+    import io
+    import os
+    import sys
+
+    with contextlib.suppress(OSError, io.UnsupportedOperation):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise typer.Exit(0)
 
 
 def main() -> None:

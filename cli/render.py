@@ -78,6 +78,10 @@ def status(view: Mapping[str, Any]) -> None:
         extra = f" (rolled back from v{champion['rollback_from']})" if champion.get(
             "rollback_from") else ""
         say(f"  deployed {champion['deployed_at']}{extra}")
+    production = view.get("production")
+    if production is not None:
+        mark = "ok" if production["ok"] else f"NOT OK ({production['state']})"
+        say(f"Production: {mark}: {production['detail']}")
     say(model_line(challenger, "Challenger"))
     if challenger:
         say(f"  {challenger['status']}, submitted {challenger['submitted_at']}")

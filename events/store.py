@@ -10,14 +10,23 @@ Guarantees:
    ``StoreUnwritable`` with the reason; no temp file is left and no partial blob is ever
    published, so the commands that store files before appending record nothing.
 5. Bytes go through ``os.write`` (``write_all``), the one call fault-injection tests patch.
+6. Temp files and folders in ``store/tmp`` are named ``<kind>-<pid>-...``. One whose
+   process is gone (a writer killed mid-write) is stale: ``stale_temps`` lists them and
+   ``clean_temps`` removes them (every writing command does, under the writer lock).
+   A live process's temp file is never touched.
+7. ``check`` tells a missing blob from an unreadable one (permission denied): neither is
+   ever taken as present.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,8 @@ from lifecycle.errors import UserError
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
+_TEMP = re.compile(r"^[a-z]+-(\d+)-")
+LEGACY_TEMP_SECONDS = 3600.0  # a temp name without a pid (older versions) is stale after this
 
 
 class StoreUnwritable(UserError):
@@ -110,7 +121,7 @@ class BlobStore:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         hasher, size = hashlib.sha256(), 0
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="incoming-")
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=temp_prefix("incoming"))
         tmp = Path(tmp_name)
         try:
             try:
@@ -140,14 +151,61 @@ class BlobStore:
         fsync_dir(final.parent)
 
     def check(self, digest: str, size: int | None = None) -> str | None:
-        """None when the blob is present and intact; else what is wrong."""
+        """None when the blob is present, readable and intact; else what is wrong."""
         path = self.path(digest)
-        if not path.exists():
-            return "missing"
-        if size is not None and path.stat().st_size != size:
-            return f"size {path.stat().st_size} != {size}"
         hasher = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(CHUNK), b""):
-                hasher.update(chunk)
-        return None if hasher.hexdigest() == digest else "content does not match its digest"
+        try:
+            actual = os.stat(path).st_size
+            if size is not None and actual != size:
+                return f"damaged (size {actual} != {size})"
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(CHUNK), b""):
+                    hasher.update(chunk)
+        except FileNotFoundError:
+            return "missing"
+        except OSError as exc:
+            return f"unreadable ({exc.strerror or exc})"
+        return None if hasher.hexdigest() == digest else "damaged (content does not match its digest)"
+
+    def stale_temps(self) -> list[Path]:
+        """Temp files and folders in ``store/tmp`` left by processes that are gone."""
+        try:
+            entries = sorted((self.root / "tmp").iterdir())
+        except FileNotFoundError:
+            return []
+        return [entry for entry in entries if _is_stale(entry)]
+
+    def clean_temps(self) -> int:
+        """Remove the stale temps (call it under the writer lock); returns how many."""
+        stale = self.stale_temps()
+        for entry in stale:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+        return len(stale)
+
+
+def temp_prefix(kind: str) -> str:
+    """The name prefix of a temp in ``store/tmp``: the kind and this process's id."""
+    return f"{kind}-{os.getpid()}-"
+
+
+def _is_stale(entry: Path) -> bool:
+    found = _TEMP.match(entry.name)
+    if found is None:
+        try:
+            return time.time() - entry.lstat().st_mtime > LEGACY_TEMP_SECONDS
+        except FileNotFoundError:
+            return False
+    pid = int(found[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -244,7 +244,7 @@ def _rollback_target(state: State, ref: str | None) -> ModelRecord:
     if ref is None:
         target = state.previous_champion()
         if target is None:
-            raise UserError("no archived champion to roll back to; see 'lifecycle rollback --list'")
+            raise _no_previous_champion(state)
         return target
     target = state.resolve(ref)
     if target.model_id == state.champion:
@@ -258,6 +258,25 @@ def _rollback_target(state: State, ref: str | None) -> ModelRecord:
         raise UserError(f"{target.model_id} has no weight file (imported without one); "
                         "it cannot serve as champion")
     return target
+
+
+def _no_previous_champion(state: State) -> UserError:
+    """Why a plain rollback has no target. Former champions that a rollback removed are not
+    restored by it (deliberately), but they are named with the command that restores one."""
+    removed = [r.version for r in state.former_champions()
+               if r.status == "pre_rollback" and r.weights is not None]
+    if not removed:
+        return UserError("no archived champion to roll back to; see 'lifecycle rollback --list'")
+    head = "no archived champion that a plain rollback restores"
+    if len(removed) == 1:
+        return UserError(f"{head}: v{removed[0]} was removed by a rollback (pre_rollback); restore it "
+                         f"explicitly with 'lifecycle rollback --version {removed[0]}'")
+    names = [f"v{version}" for version in removed[:3]]
+    if len(removed) > 3:
+        names.append(f"{len(removed) - 3} more")
+    return UserError(f"{head}: {', '.join(names[:-1])} and {names[-1]} were removed by rollbacks "
+                     f"(pre_rollback); restore one explicitly, e.g. "
+                     f"'lifecycle rollback --version {removed[0]}'")
 
 
 def _import(state: State, cmd: Import) -> list[EventModel]:

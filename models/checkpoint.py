@@ -17,7 +17,13 @@ Guarantees:
 4. Accepted shapes: ``{"model_state_dict": {...}, ...}`` or a raw state_dict of dense
    tensors; anything else is refused with a message that says what was found. Every
    floating-point tensor must be finite: NaN or infinity is refused, naming the tensor.
-5. A checkpoint is accepted only if it loads strictly into the network of its
+5. Before any tensor's values are read (the finiteness check of 4 included), every tensor's
+   logical size is bounded by the bytes stored for it: a tensor with a zero stride on a
+   dimension longer than 1 (an expanded view), or whose values (``numel * element_size``)
+   take more bytes than its storage holds (overlapping strides), is refused, naming it; so
+   are tensors whose values take more than ``MAX_UNPACKED_BYTES`` in all. (A 1.6 KB file
+   can otherwise describe a 10**6 x 10**6 tensor that a check would materialise.)
+6. A checkpoint is accepted only if it loads strictly into the network of its
    architecture (same keys, same shapes) and its head sizes match the class mappings.
 """
 
@@ -40,14 +46,14 @@ HEAD_NORM = "backbone.head.norm.weight"
 HEAD_KEYS = {"magnitude": "mag_head.5.weight", "azimuth": "azi_head.5.weight"}
 
 
-MAX_UNPACKED_BYTES = 8 * 2**30  # all entries together, as the zip declares them
+MAX_UNPACKED_BYTES = 8 * 2**30  # all zip entries together; also all tensors' values together
 MAX_ENTRIES = 100_000
 _ZIP_MAGIC = b"PK\x03\x04"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The checked state_dict of a model file (guarantees 1 to 4); ``UserError`` otherwise."""
+    """The checked state_dict of a model file (guarantees 1 to 5); ``UserError`` otherwise."""
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below, also when a check fails
     except OSError as exc:
@@ -137,19 +143,44 @@ def _size(n: int) -> str:
 
 
 def check_tensors(state: Mapping[str, torch.Tensor], name: str) -> None:
-    """Every tensor dense; every floating-point (or complex) value finite."""
+    """Every tensor dense and bounded by its storage (guarantee 5); then every floating-point
+    (or complex) value finite. No value is read before every tensor's size is checked."""
+    logical = sum(_bounded_bytes(key, tensor, name) for key, tensor in state.items())
+    if logical > MAX_UNPACKED_BYTES:
+        raise UserError(f"{name}: refused: its tensors hold {_size(logical)} of values, above the "
+                        f"{_size(MAX_UNPACKED_BYTES)} limit for a checkpoint")
     for key, tensor in state.items():
-        if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type == "meta":
-            raise UserError(f"{name}: tensor {key!r} is not a plain dense tensor "
-                            f"({tensor.layout}, {tensor.dtype}); only plain weights are accepted")
-        if not (tensor.is_floating_point() or tensor.is_complex()):
-            continue
-        finite = torch.isfinite(tensor)
-        if not bool(finite.all()):
-            nan = int(torch.isnan(tensor).sum())
-            infinite = int(finite.numel() - int(finite.sum()) - nan)
-            raise UserError(f"{name}: tensor {key!r} holds {nan} NaN and {infinite} infinite "
-                            "values; refused (weights must be finite numbers)")
+        _check_finite(key, tensor, name)
+
+
+def _bounded_bytes(key: str, tensor: torch.Tensor, name: str) -> int:
+    """The bytes of the tensor's values, from its metadata only; ``UserError`` for a tensor
+    that is not plain and dense or that shows more values than its storage holds."""
+    if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type == "meta":
+        raise UserError(f"{name}: tensor {key!r} is not a plain dense tensor "
+                        f"({tensor.layout}, {tensor.dtype}); only plain weights are accepted")
+    shape = " x ".join(str(n) for n in tensor.shape) or "scalar"
+    if any(stride == 0 and size > 1 for size, stride in zip(tensor.shape, tensor.stride(), strict=True)):
+        raise UserError(f"{name}: refused: tensor {key!r} ({shape}) is an expanded view (stride 0) "
+                        "that repeats its stored values; save plain weights (tensor.contiguous())")
+    logical = tensor.numel() * tensor.element_size()
+    stored = tensor.untyped_storage().nbytes()
+    if logical > stored:
+        raise UserError(f"{name}: refused: tensor {key!r} ({shape}) shows {_size(logical)} of values "
+                        f"from {_size(stored)} stored (overlapping strides); save plain weights "
+                        "(tensor.contiguous())")
+    return logical
+
+
+def _check_finite(key: str, tensor: torch.Tensor, name: str) -> None:
+    if not (tensor.is_floating_point() or tensor.is_complex()):
+        return
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        nan = int(torch.isnan(tensor).sum())
+        infinite = int(finite.numel() - int(finite.sum()) - nan)
+        raise UserError(f"{name}: tensor {key!r} holds {nan} NaN and {infinite} infinite "
+                        "values; refused (weights must be finite numbers)")
 
 
 def _load_error(path: Path, exc: Exception) -> str:

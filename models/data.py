@@ -30,7 +30,7 @@ from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from lifecycle.errors import UserError
 from models.classes import AZIMUTH_CLASSES, MAGNITUDE_CLASSES
@@ -313,18 +313,55 @@ def _image_bytes(path: Path, n: int, root: Path, labels: Path, check: bool) -> b
         raise UserError(
             f"{labels}: row {n}: image {rel} cannot be read ({exc.strerror}); fix or replace it"
         ) from None
-    if check:
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                im.verify()
-            with Image.open(io.BytesIO(data)) as im:
-                im.load()
-        except Exception as exc:  # Pillow's decoders raise many exception types on malformed bytes
-            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UserError(
-                f"{labels}: row {n}: image {rel} is not a readable image ({why}); replace it or remove the row"
-            ) from None
+    why = _decode_problem(data) if check else None
+    if why:
+        raise UserError(
+            f"{labels}: row {n}: image {rel} is not a readable image ({why}); replace it or remove the row"
+        )
     return data
+
+
+def check_image(path: Path) -> None:
+    """``UserError`` naming ``path`` unless it is a regular file that Pillow decodes and
+    converts to RGB (as prediction does). Nothing but regular files is opened (a FIFO
+    would block)."""
+    if not os.path.isfile(path):
+        if not os.path.exists(path):
+            raise UserError(f"no such image: {path}")
+        raise unreadable_image(path, "not a regular file")
+    why = _decode_problem(path, rgb=True)
+    if why:
+        raise unreadable_image(path, why)
+
+
+def unreadable_image(path: Path, why: str | Exception) -> UserError:
+    """The one-line error for an image that cannot be used: "<path>: not a readable image (why)"."""
+    return UserError(f"{path}: not a readable image ({why if isinstance(why, str) else image_problem(why)})")
+
+
+def image_problem(exc: Exception) -> str:
+    """What an exception raised while opening or decoding an image says, in one short line."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image format Pillow recognises"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def _decode_problem(source: bytes | Path, *, rgb: bool = False) -> str | None:
+    """Why Pillow cannot verify and fully decode ``source`` (and convert it to RGB when
+    ``rgb``), or None."""
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+            im.verify()
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+            im.load()
+            if rgb:
+                im.convert("RGB")
+    except Exception as exc:  # Pillow's decoders raise many exception types on malformed bytes
+        return image_problem(exc)
+    return None
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from models.data import Sample
+from models.data import Sample, unreadable_image
 from models.loader import image_tensor, make_loader
 from models.metrics import evaluation_metrics
 
@@ -64,9 +64,16 @@ def classify(
     rows: list[dict[str, Any]] = []
     with torch.inference_mode():
         for start in range(0, len(paths), batch_size):
-            batch = torch.stack([image_tensor(p, image_size) for p in paths[start:start + batch_size]])
+            batch = torch.stack([_image(p, image_size) for p in paths[start:start + batch_size]])
             rows += _outputs(network, batch, classes, device)
     return rows
+
+
+def _image(path: Path, size: int) -> torch.Tensor:
+    try:
+        return image_tensor(path, size)
+    except Exception as exc:  # Pillow raises many types (the file may have changed since it was checked)
+        raise unreadable_image(path, exc) from None
 
 
 def metrics_of(

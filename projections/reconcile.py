@@ -7,9 +7,14 @@ Guarantees:
    ``os.replace``): the production link and the champion's ``best_model.pth`` switch in
    one step, and a promotion costs the same for a 300 MB model as for a 3 MB one.
 3. Only the managed folders are changed; files there that the state does not name are
-   removed (they are projections: the store and the log keep everything).
+   removed (they are projections: the store and the log keep everything). A managed
+   folder (or ``models``, ``production``, ``config``) that is a symlink is refused before
+   anything is written (``ManagedFolderRefused``): it would lead the projection outside
+   the root, where nothing may ever be deleted.
 4. The registry document is written last, so a registry that names the log head
-   means every folder was already in place.
+   means every folder was already in place, except files whose blob the store lacks or
+   cannot read: those are never skipped silently: the rest is projected, the file there
+   is kept as it was, and ``ProjectionIncomplete`` names them.
 5. A step that fails (disk full, I/O error, read-only file system) removes its temp file
    and raises ``ProjectionUnwritable``: an ``OSError`` (same errno) and a one-line
    ``UserError`` that names the path. Every file stays either as it was or as it must be.
@@ -73,15 +78,52 @@ class ProjectionUnwritable(UserError, OSError):
         return self.message
 
 
+class ProjectionIncomplete(UserError):
+    """Some files could not be projected: their blob is missing from the store or unreadable."""
+
+    exit_code = 1
+
+    def __init__(self, problems: list[str], changes: list[str]) -> None:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"the folders are incomplete: {problems[0]}{more}; restore store/ from a "
+                         "backup, then run 'lifecycle replay' ('lifecycle verify' lists them all)")
+        self.problems = problems
+        self.changes = changes
+
+
+class ManagedFolderRefused(UserError):
+    """A managed folder is a symlink; nothing was written."""
+
+
+PARENT_DIRS = ("models", "production", "config")
+
+
+def check_managed(root: Path) -> None:
+    """Refuse managed folders that are symlinks (they could lead outside the root)."""
+    for rel in (*PARENT_DIRS, *MANAGED_DIRS):
+        path = root / rel
+        if path.is_symlink():
+            raise ManagedFolderRefused(
+                f"refused: {rel} is a symlink (to {os.readlink(path)!r}); the registry's folders must be "
+                f"real folders inside {root}, so nothing was written: move the link away, then run "
+                "'lifecycle replay'")
+
+
 def apply(root: Path, tree: Tree, store: BlobStore, scope: set[str] | None = None) -> list[str]:
     """Reconcile (everything, or the folders in ``scope``); returns a line per change
-    (``+ path``, ``~ path``, ``- path``)."""
+    (``+ path``, ``~ path``, ``- path``). Raises ``ProjectionIncomplete`` after doing
+    everything else when some files' blobs are missing or unreadable."""
+    check_managed(root)
     try:
-        return _apply(root, tree, store, scope)
+        changes = _apply(root, tree, store, scope)
     except ProjectionUnwritable:
         raise
     except OSError as exc:
         raise ProjectionUnwritable(root, exc) from exc
+    problems = [c[2:] for c in changes if c.startswith("! ")]
+    if problems:
+        raise ProjectionIncomplete(problems, changes)
+    return changes
 
 
 def _apply(root: Path, tree: Tree, store: BlobStore, scope: set[str] | None) -> list[str]:
@@ -148,8 +190,10 @@ def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobSto
                 shutil.rmtree(path)
         except FileNotFoundError:
             mark = "+"
-    if isinstance(entry, Link) and not os.path.exists(store.location(entry.digest)):
-        return f"! {rel} (blob {entry.digest[:12]} missing from the store)"
+    if isinstance(entry, Link):
+        problem = _blob_problem(store.location(entry.digest))
+        if problem:
+            return f"! {rel}: its blob {entry.digest[:12]} is {problem}"
     tmp = os.path.join(parent, f"{TMP_PREFIX}{os.path.basename(path)}.tmp-{os.getpid()}")
     if not made[parent]:
         with contextlib.suppress(FileNotFoundError):
@@ -245,11 +289,21 @@ def _is_right(path: Path, entry: Link | Content | Symlink, store: BlobStore) -> 
         if path.is_symlink():
             return False
         if isinstance(entry, Link):
-            blob = store.location(entry.digest)
-            return not os.path.exists(blob) or os.path.samefile(path, blob)
+            return os.path.samefile(path, store.location(entry.digest))
         return path.read_bytes() == entry.data
     except OSError:
         return False
+
+
+def _blob_problem(blob: str) -> str | None:
+    """None when the blob can be linked; else why not (missing, or unreadable)."""
+    try:
+        os.stat(blob)
+    except FileNotFoundError:
+        return "missing from the store"
+    except OSError as exc:
+        return f"unreadable in the store ({exc.strerror or exc})"
+    return None
 
 
 def _extras(root: Path, tree: Tree) -> list[str]:

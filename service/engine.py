@@ -12,6 +12,11 @@ Guarantees:
 3. A crash between the append and the projection is healed by the next writing
    command (the registry records the log position it reflects).
 4. Reading commands fold the log under a shared lock and change nothing.
+5. A command that switches the champion (promotion, rollback) reads the target's files
+   back from the store and checks them against their recorded digests before it appends;
+   missing, unreadable or damaged files refuse it (``WeightsNotIntact``), nothing recorded.
+6. Every writing command first refuses managed folders that are symlinks and removes the
+   store's temp files left by killed writers.
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from lifecycle.evolve import apply_commit
 from lifecycle.fold import CommitRefused, Evaluations, Fold
 from lifecycle.state import State
 from projections import snapshot
+from projections.reconcile import ProjectionIncomplete
 from projections.registry import REGISTRY_PATH
 
 if TYPE_CHECKING:
     from events.store import BlobStore
+    from projections.production import Health
 
 LOG_NAME = "events.jsonl"
 Clock = Callable[[], str]
@@ -73,6 +80,15 @@ class ProjectionFailed(UserError):
     """The commit is in the log; only the projection (folders, registry) lags behind."""
 
     exit_code = 1
+
+
+class WeightsNotIntact(UserError):
+    """The files of the model a command would make champion are not their recorded bytes."""
+
+    exit_code = 1
+
+
+SWITCHES = ("promoted", "rolled_back")
 
 
 def fold(
@@ -239,8 +255,12 @@ class Engine:
         Files are copied into the store only once the command is accepted, so a refused
         command leaves every file as it was.
         """
+        from projections.reconcile import check_managed
+
         self.require_root()
         with self.log.writing():
+            check_managed(self.root)
+            self.store.clean_temps()
             state = self._fold()
             self._heal(state)
             if expected_seq is not None and expected_seq != state.seq:
@@ -249,6 +269,7 @@ class Engine:
                 raise Conflict(f"the registry changed meanwhile (you decided at commit "
                                f"{expected_seq}, it is now at {state.seq}); retry the command")
             events = decide_events(state, command)
+            self._check_switch(state, events)
             for digest, source in sorted((blobs or {}).items()):
                 self.store.put(source, expect=digest)
             draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
@@ -257,7 +278,7 @@ class Engine:
                 before, state = state, apply_commit(state, record)
                 try:
                     changes = self.project(state, before=before)
-                except OSError as exc:
+                except (OSError, ProjectionIncomplete) as exc:
                     raise ProjectionFailed(
                         f"committed as commit {record['seq']}, but the folders could not be updated "
                         f"({exc}); do not repeat the command: run 'lifecycle replay'"
@@ -267,6 +288,53 @@ class Engine:
             outcome = Outcome(record, state, changes)
         self._notify(record)
         return outcome
+
+    def _check_switch(self, state: State, events: list[dict[str, Any]]) -> None:
+        """Refuse to make a model champion unless its files in the store are intact."""
+        from projections.production import production_blob
+
+        for event in events:
+            if event["type"] not in SWITCHES:
+                continue
+            record = state.get(event["model_id"])
+            blobs = [("weights", record.weights), ("production file", production_blob(record)),
+                     *((name, stored) for name, stored in sorted(record.files.items()))]
+            for name, stored in blobs:
+                problem = self.store.check(stored["digest"], stored["size"]) if stored else "missing"
+                if problem:
+                    raise WeightsNotIntact(
+                        f"refused: {record.model_id}'s {name} (blob {str((stored or {}).get('digest'))[:12]}) "
+                        f"is {problem}, so it cannot become champion; nothing was recorded. Restore "
+                        "store/ from a backup ('lifecycle verify' lists what is wrong)")
+
+    def heal(self) -> tuple[Health, list[str]]:
+        """Under the writer lock: bring the registry and the production file back to the log
+        when they lag behind it or the production file is not the champion's bytes (a writer
+        killed mid-projection, a file replaced by hand); returns the health after, and what
+        changed. A store that cannot heal it leaves the health ``damaged``."""
+        from projections.reconcile import check_managed
+        from projections.registry import registry_bytes
+
+        self.require_root()
+        with self.log.writing():
+            check_managed(self.root)
+            self.store.clean_temps()
+            state = self._fold()
+            health = self.production_health(state)
+            try:
+                current = (self.root / REGISTRY_PATH).read_bytes()
+            except OSError:
+                current = b""
+            if health.state != "stale" and current == registry_bytes(state):
+                return health, []
+            changes = self.project(state)
+            return self.production_health(state), changes
+
+    def production_health(self, state: State | None = None) -> Health:
+        """Whether the production file is the champion's intact bytes (reads only)."""
+        from projections.production import health
+
+        return health(self.root, self.state() if state is None else state, self.store)
 
     def _notify(self, record: Record) -> None:
         """Start the configured hooks for this commit (they run detached; never fail it)."""
@@ -288,6 +356,7 @@ class Engine:
         """Rebuild every projection from the log; returns what changed on disk."""
         self.require_root()
         with self.log.writing():
+            self.store.clean_temps()
             state = fold_whole(self.log)  # the whole log, whatever the cache says
             changes = self.project(state)
             self._cache(state)
@@ -326,7 +395,10 @@ class Engine:
         except OSError:
             current = b""
         if current != registry_bytes(state):
-            self.project(state)
+            try:
+                self.project(state)
+            except ProjectionIncomplete as exc:  # other models' files; a switch checks its own first
+                print(f"warning: {exc}", file=sys.stderr)
 
     def registry_position(self) -> tuple[int, str] | None:
         try:

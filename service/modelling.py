@@ -96,13 +96,13 @@ def predict_images(
     engine: Engine, refs: Sequence[str], images: Sequence[Path], truth: Sequence[Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Each model's classes and confidences per image (nothing is recorded)."""
+    from models.data import check_image
     from models.evaluate import classify
 
     state = engine.state()
     records = _unique([state.resolve(ref) for ref in refs])
-    for path in images:
-        if not path.is_file():
-            raise UserError(f"no such image: {path}")
+    for path in images:  # every image decodes before any model is loaded
+        check_image(path)
     out: list[dict[str, Any]] = [{"image": str(p), "models": {}} for p in images]
     for i, sample in enumerate(truth or ()):
         out[i]["truth"] = {"event_id": sample.event_id, "magnitude": sample.magnitude,

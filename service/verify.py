@@ -3,7 +3,10 @@
 Checks, in order: the hash chain and framing of every line; every commit against the
 event schema (and that it is stored in canonical form); that the commits fold without
 an invalid transition; every referenced blob against its digest; the registry and the
-folders against the projection of the state. Returns a list of problems (empty: ok).
+folders against the projection of the state; the production file against the champion's
+recorded bytes; temp files left in the store by interrupted writes. Returns a list of
+problems (empty: ok). A torn tail (a crash during an append) is a problem, but the commits
+before it are a sound log, so their blobs and folders are still checked.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ def verify(root: Path, log: JsonlLog, store: BlobStore) -> Report:
         return report
     _check_blobs(state, store, report)
     _check_projection(root, state, store, report)
+    _check_production(root, state, store, report)
+    _check_temps(store, report)
     return report
 
 
@@ -67,12 +72,14 @@ def _check_log(log: JsonlLog, report: Report) -> State | None:
             report.problems.append(f"line {number}: impossible transition ({exc})")
         report.commits += 1
         report.events += len(record["events"])  # a list: the log's reader refuses other shapes
+    sound = not report.problems
     if problems:
         damage = JsonlLog._classify(problems, lines)
         assert damage is not None
         kind = "corrupt" if damage.framed else "torn tail (recovered by the next writing command)"
         report.problems.append(f"events.jsonl line {damage.line}: {damage.why}: {kind}")
-    return state if not report.problems else None
+        sound = sound and not damage.framed
+    return state if sound else None
 
 
 def _blobs(state: State) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -98,6 +105,22 @@ def _check_blobs(state: State, store: BlobStore, report: Report) -> None:
     for record in state.by_version():
         if record.weights is None:
             report.notes.append(f"{record.model_id}: imported without a weight file")
+
+
+def _check_production(root: Path, state: State, store: BlobStore, report: Report) -> None:
+    from projections.production import health
+
+    found = health(root, state, store)
+    if found.state == "unavailable":  # what the log says: noted with the weightless imports
+        report.notes.append(f"production: {found.detail}")
+    elif not found.ok:
+        report.problems.append(f"production {found.state}: {found.detail}")
+
+
+def _check_temps(store: BlobStore, report: Report) -> None:
+    for path in store.stale_temps():
+        report.problems.append(f"store/tmp/{path.name}: left by an interrupted write "
+                               "(removed by the next writing command)")
 
 
 def _check_projection(root: Path, state: State, store: BlobStore, report: Report) -> None:

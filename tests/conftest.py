@@ -48,8 +48,8 @@ class Cli:
             )
         return result
 
-    def json(self, *args: str):  # type: ignore[no-untyped-def]
-        return json.loads(self(*args, "--json").stdout)
+    def json(self, *args: str, code: int | None = 0):  # type: ignore[no-untyped-def]
+        return json.loads(self(*args, "--json", code=code).stdout)
 
 
 @pytest.fixture

@@ -70,7 +70,9 @@ def test_imported_models_without_weights_cannot_become_champion(
     result = cli("rollback", "--version", "1.0.0", code=2)
     assert "has no weight file" in result.stderr
     cli("submit", str(candidates[0]))  # the next version after the imported ones
-    assert cli.json("status")["challenger"]["version"] == "1.0.2"
+    view = cli.json("status", code=1)  # the scanner has nothing to load from this registry
+    assert view["challenger"]["version"] == "1.0.2"
+    assert view["production"]["state"] == "unavailable"
 
 
 def test_import_refuses_a_registry_that_has_history(
