@@ -81,7 +81,13 @@ class ModelDeployer:
                                    reason=reason).record
 
     def status(self) -> dict[str, Any]:
-        return status_view(self.engine.state())
+        """The status view, with ``production``: whether the scanner's file is intact."""
+        state = self.engine.state()
+        return {**status_view(state), "production": self.engine.production_health(state).as_dict()}
+
+    def production_health(self) -> dict[str, Any]:
+        """``state`` (ok, none, stale, damaged, unavailable), ``ok`` and a ``detail`` line."""
+        return self.engine.production_health().as_dict()
 
     def history(self, model: str | None = None, event_type: str | None = None) -> list[dict[str, Any]]:
         model_id = self.engine.state().resolve(model).model_id if model else None

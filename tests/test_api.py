@@ -33,6 +33,9 @@ def test_model_deployer(cli: Cli, root: Path, candidates: list[Path], metrics_fi
     assert api.model_path("1.0.1") == root / "models/archive/convnext_v1.0.1_pre_rollback"
     with pytest.raises(UserError, match=r"no model with version 7\.7\.7"):
         api.rollback(version="7.7.7")
+    assert api.status()["production"]["state"] == "ok"
+    (root / "production" / "models" / "earthquake_model.pth").unlink()  # a projection behind the log
+    assert api.production_health()["state"] == "stale" and api.status()["production"]["ok"] is False
 
 
 def test_model_deployer_needs_a_registry(tmp_path: Path) -> None:

@@ -136,6 +136,18 @@ def test_champion_card_challenger_decision_and_pool(built: Engine) -> None:
     assert "json" in {e.type for e in at.main}
 
 
+def test_champion_card_says_whether_production_is_intact(built: Engine) -> None:
+    at = app(built.root).run()
+    assert "Production file intact" in texts(at)
+    weights = built.root / "models" / "champion" / "best_model.pth"
+    os.chmod(weights, 0o644)
+    weights.write_bytes(b"damaged in place")  # the store's only copy: nothing can heal it
+    snapshot.forget()
+    at = app(built.root).run()
+    assert not at.exception
+    assert "Production file NOT OK (damaged)" in texts(at)
+
+
 def test_rejection_shows_reason_and_p_value(tmp_path: Path) -> None:
     engine = build_root(tmp_path / "root")
     engine.execute(evaluation(engine, "challenger", 96, 96.0, 71.0))  # v1.0.4, champion had 97

@@ -59,6 +59,7 @@ def champion_card(ctx: Context) -> None:
         st.subheader(f"Champion v{record.version}")
         st.caption(f"{record.model_id} · {record.architecture} · deployed {short_time(record.deployed_at)} UTC"
                    + (f" · restored by a rollback from v{record.rollback_from}" if record.rollback_from else ""))
+        _production(ctx)
         found = metrics(record)
         a, b, c = st.columns(3)
         a.metric("Magnitude accuracy", pct(found.get("magnitude_accuracy")))
@@ -70,6 +71,15 @@ def champion_card(ctx: Context) -> None:
             details.render(ctx, record)
         if use.toggle("Use for scanner", key=KEY + "scanner"):
             _scanner(ctx, record)
+
+
+def _production(ctx: Context) -> None:
+    """Whether the file the scanner loads is the champion's intact bytes (read now)."""
+    health = ctx.engine().production_health(ctx.state)
+    if health.ok:
+        st.success(f"Production file intact: {health.detail}", icon=":material/verified:")
+    else:
+        st.error(f"Production file NOT OK ({health.state}): {health.detail}", icon=":material/error:")
 
 
 def _training(record: ModelRecord) -> None:

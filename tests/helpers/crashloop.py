@@ -7,7 +7,8 @@ and writes ``start <command>`` before and ``ack <seq> <hash>`` after each ``exec
 pipe. The parent SIGKILLs it after a random delay, then checks: every acknowledged commit is
 in the log with its hash; no file under ``models/``, ``config/``, ``production/`` is
 half-written (each equals that path in the projection of one of the last three states); the
-root recovers (alternately by ``replay``, by a writing command, or by the next child's first
+production file is the champion's bytes, or the production health (what ``status`` shows
+and exits 1 on) says it is not; the root recovers (alternately by ``replay``, by a writing command, or by the next child's first
 command alone) and ``verify`` is clean.
 """
 
@@ -173,7 +174,31 @@ def check_after_kill(root: Path, acked: list[str]) -> list[str]:
     hashes = {r["hash"] for r in engine.records()}
     problems = [f"acknowledged commit {h[:12]} lost" for h in acked if h not in hashes]
     bad, _temps = half_written(root, _recent_trees(engine))  # temps: cleaned by the next writer
-    return problems + [f"half-written or foreign file {rel}" for rel in bad]
+    return problems + [f"half-written or foreign file {rel}" for rel in bad] + _production_problems(engine)
+
+
+def _production_problems(engine: Engine) -> list[str]:
+    """The production file is the champion's weights, or the health says it is not."""
+    import hashlib
+
+    from projections.layout import PRODUCTION_LINK
+    from projections.production import production_blob
+
+    state = engine.state()
+    champion = state.champion_record()
+    expected = production_blob(champion) if champion is not None else None
+    if champion is None or expected is None:
+        return []
+    try:
+        serving = hashlib.sha256((engine.root / PRODUCTION_LINK).read_bytes()).hexdigest()
+    except OSError:
+        serving = None
+    health = engine.production_health(state)
+    if serving != expected["digest"] and health.ok:
+        return [f"production serves {str(serving)[:12]}, not {champion.model_id}, yet status says ok"]
+    if serving == expected["digest"] and not health.ok and health.state != "stale":
+        return [f"production serves {champion.model_id}, yet status says {health.state}"]
+    return []
 
 
 def recover_and_verify(root: Path, how: int, n: int) -> list[str]:
@@ -187,7 +212,9 @@ def recover_and_verify(root: Path, how: int, n: int) -> list[str]:
         engine.execute(evaluation("champion", f"check-{n}"))
     report = verify(root, engine.log, engine.store)  # type: ignore[arg-type]
     _, temps = half_written(root, [])
-    return [f"verify: {p}" for p in report.problems] + [f"temp file left: {t}" for t in temps]
+    health = engine.production_health()  # a champion imported without weights has nothing to serve
+    healthy = [] if health.ok or health.state == "unavailable" else [f"production: {health.detail}"]
+    return [f"verify: {p}" for p in report.problems] + [f"temp file left: {t}" for t in temps] + healthy
 
 
 def loop(kind: str, base: Path, rounds: int, seed: int, max_delay: float = 0.15,
