@@ -157,8 +157,8 @@ def test_an_unreadable_store_is_not_taken_for_a_missing_blob(two: tuple[Engine, 
     try:
         os.chmod(tmp_path, 0o755)
         os.chmod(tmp_path / "r", 0o755)
-        result = subprocess.run([*prefix, *LIFECYCLE, "--root", str(engine.root), "rollback", "--version", "1.0.0"],
-                                cwd=REPO, capture_output=True, text=True, timeout=120)
+        command = [*prefix, *LIFECYCLE, "--root", str(engine.root), "rollback", "--version", "1.0.0"]
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     finally:
         os.chmod(engine.root / "store", 0o755)
     assert result.returncode == 1, result.stderr
@@ -319,7 +319,8 @@ def test_a_closed_stdout_is_not_an_error(two: tuple[Engine, Cli], tmp_path: Path
     added = subprocess.run(["bash", "-o", "pipefail", "-c",
                             f"{sys.executable} -m cli --root {engine.root} data add --event-id GTO_20260101 "
                             f"--station GTO --date 2026-01-01 --image {image} "
-                            "--azimuth-class N --magnitude-class Large | true"], cwd=REPO, capture_output=True, text=True, timeout=120)
+                            "--azimuth-class N --magnitude-class Large | true"],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert added.returncode == 0, added.stderr
     assert "GTO_20260101" in engine.state().pool
 

@@ -8,8 +8,8 @@ pipe. The parent SIGKILLs it after a random delay, then checks: every acknowledg
 in the log with its hash; no file under ``models/``, ``config/``, ``production/`` is
 half-written (each equals that path in the projection of one of the last three states); the
 production file is the champion's bytes, or the production health (what ``status`` shows
-and exits 1 on) says it is not; the root recovers (alternately by ``replay``, by a writing command, or by the next child's first
-command alone) and ``verify`` is clean.
+and exits 1 on) says it is not; the root recovers (alternately by ``replay``, by a writing
+command, or by the next child's first command alone) and ``verify`` is clean.
 """
 
 from __future__ import annotations
