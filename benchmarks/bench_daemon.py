@@ -2,7 +2,10 @@
 
 1. From the moment a drop's ``READY`` file appears to the ``trained`` step (the challenger
    is registered), measured in a running ``lifecycle watch`` process; evaluation excluded.
-2. CPU time the daemon uses while idle (inotify: it should sleep).
+2. CPU time the daemon uses while idle (inotify: it should sleep; it stats the production
+   files every 0.5 s).
+3. Issue 13: from the moment the production file is removed (a projection behind the log)
+   to the moment the running daemon has put it back (healed from the store).
 """
 
 from __future__ import annotations
@@ -59,11 +62,28 @@ def run(quick: bool = False) -> dict[str, Any]:
             time.sleep(idle_window)
             idle_cpu = (_cpu_seconds(child.pid) - before) / idle_window
             reactions = [_react(root, candidate, n, child) for n, candidate in enumerate(candidates)]
+            heals = [_heal(root) for _ in range(5 if quick else 20)]
         finally:
             child.terminate()
             child.wait(timeout=60)
     return {"reaction_s": reactions, "median_reaction_s": statistics.median(reactions),
-            "max_reaction_s": max(reactions), "idle_cpu_fraction": idle_cpu, "idle_window_s": idle_window}
+            "max_reaction_s": max(reactions), "idle_cpu_fraction": idle_cpu, "idle_window_s": idle_window,
+            "heal_s": heals, "median_heal_s": statistics.median(heals), "max_heal_s": max(heals)}
+
+
+def _heal(root: Path) -> float:
+    """Seconds from removing the production link to the daemon having put it back."""
+    from projections.layout import PRODUCTION_LINK, PRODUCTION_TARGET
+
+    link = root / PRODUCTION_LINK
+    time.sleep(0.7)  # the daemon's previous look is over
+    began = time.monotonic()
+    link.unlink()
+    while time.monotonic() - began < 30:
+        if os.path.islink(link) and os.readlink(link) == PRODUCTION_TARGET:
+            return time.monotonic() - began
+        time.sleep(0.005)
+    raise RuntimeError("the daemon did not heal the production link within 30 s")
 
 
 def _react(root: Path, candidate: Path, n: int, child: subprocess.Popen[str]) -> float:
