@@ -113,8 +113,11 @@ def submit(
     eng.require_root()
     if version is not None and bump != "patch":
         raise UserError("give either --version or --bump, not both")
+    from service.daemon_config import load as load_settings
+
     cmd, files = build_submit(path, architecture=architecture, family=family,
-                              version=version, bump=bump, reason=reason)
+                              version=version, bump=bump, reason=reason,
+                              production_format=load_settings(eng.root).production_format)
     _done(eng.execute(cmd, expected_seq=expect_seq, reason=reason, blobs=files), json_output)
 
 

@@ -7,6 +7,8 @@ Guarantees:
    value can name a path outside the registry root.
 3. ``SCHEMA_VERSION`` is written into every commit record; a change to a stored
    shape gets a new version and a pure upcaster on read, never an edit of old lines.
+   An optional field that is absent when unused (``Trained.production``) is no change
+   of shape: every old line stays valid and canonical.
 
 Events are stored (and folded by ``lifecycle.evolve``) in their canonical JSON form:
 ``model_dump(mode="json", exclude_none=True)``.
@@ -39,6 +41,12 @@ class Blob(_Frozen):
 
     digest: Sha256
     size: Annotated[int, Field(ge=0)]
+
+
+class ProductionBlob(Blob):
+    """The file the scanner loads, exported when the model was registered, and its layout."""
+
+    format: Literal["torchvision"]
 
 
 class Classes(_Frozen):
@@ -105,6 +113,7 @@ class Trained(_Event):
     training_data: TrainingData = TrainingData()
     created_at: str | None = None
     source: str | None = None
+    production: ProductionBlob | None = None  # absent: production is the weights themselves
 
 
 class Evaluated(_Event, Evaluation):

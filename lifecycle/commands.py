@@ -33,6 +33,7 @@ class Submit:
     created_at: str | None = None
     source: str | None = None
     reason: str | None = None
+    production: Json | None = None  # the scanner's export: {"digest", "size", "format"}; None: the weights
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def _submit(state: State, cmd: Submit) -> list[EventModel]:
         family=cmd.family, architecture=cmd.architecture, weights=cmd.weights,
         files=cmd.files, classes=cmd.classes, training_config=dict(cmd.training_config),
         training_data=cmd.training_data, created_at=cmd.created_at, source=cmd.source,
+        production=cmd.production,
     )]
 
 

@@ -66,6 +66,7 @@ def _trained(state: State, e: Json, at: str) -> State:
         classes=e.get("classes"),
         training_config=e.get("training_config", {}),
         training_data=e.get("training_data", {}),
+        production=e.get("production"),
     )
     top = max(state.max_version, version) if state.max_version else version
     return _put(state, record, challenger=model_id, max_version=top)

@@ -46,6 +46,7 @@ class ModelRecord(NamedTuple):
     latest_evaluation: str | None = None
     decision: Json | None = None
     warnings: tuple[str, ...] = ()
+    production: Json | None = None  # the scanner's export (digest, size, format); None: the weights
 
     def with_evaluation(self, key: str, evaluation: Json) -> ModelRecord:
         """This record with ``evaluation`` as the latest one (``_replace`` without its cost:

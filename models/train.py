@@ -8,6 +8,10 @@ Guarantees:
    the two tasks; ties go to the lower validation loss); training stops after ``patience``
    epochs without improvement.
 3. Nothing is written here: the caller decides where the result goes.
+4. ``head_norm=False`` builds the network without timm's final head norm (the original
+   scanner's network has none, so the weights export exactly: ``models.export``). Starting
+   from weights that have one, it is left out (the heads' own LayerNorm follows it);
+   starting from weights without one, the network is built without it whatever the flag.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from models.loader import label_indices, make_loader
 from models.metrics import confusion, macro_f1
 from models.network import MultiTaskNet, build
 
+HEAD_NORM = "backbone.head.norm."
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_mag_acc", "val_mag_acc", "train_azi_acc",
                    "val_azi_acc", "val_mag_f1", "val_azi_f1", "lr")
 
@@ -43,6 +48,7 @@ class TrainConfig:
     patience: int = 5
     val_fraction: float = 0.2
     device: str = "cpu"
+    head_norm: bool = True  # timm's final norm after pooling (guarantee 4)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,9 +88,7 @@ def train(
     if not train_set or not val_set:
         raise UserError("training needs samples on both sides of the train/validation split")
     torch.manual_seed(config.seed)
-    network = build(config.architecture, len(classes["magnitude"]), len(classes["azimuth"]))
-    if init_state is not None:
-        network.load_state_dict(init_state)
+    network = _network(config, classes, init_state)
     network.to(config.device)
     mags, azis = label_indices(train_set, classes)
     mag_loss = nn.CrossEntropyLoss(weight=class_weights(mags, len(classes["magnitude"])).to(config.device))
@@ -116,6 +120,21 @@ def train(
                 break
     network.load_state_dict(best_state)
     return result
+
+
+def _network(config: TrainConfig, classes: Mapping[str, Sequence[str]],
+             init_state: Mapping[str, torch.Tensor] | None) -> MultiTaskNet:
+    """The network to train, with ``init_state`` loaded strictly (guarantee 4)."""
+    head_norm = config.head_norm
+    if init_state is not None:
+        if head_norm and not any(k.startswith(HEAD_NORM) for k in init_state):
+            head_norm = False
+        if not head_norm:
+            init_state = {k: v for k, v in init_state.items() if not k.startswith(HEAD_NORM)}
+    network = build(config.architecture, len(classes["magnitude"]), len(classes["azimuth"]), head_norm=head_norm)
+    if init_state is not None:
+        network.load_state_dict(init_state)
+    return network
 
 
 def _train_epoch(

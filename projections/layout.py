@@ -5,8 +5,10 @@ Guarantees:
    from the state alone; the registry document is part of it.
 2. Weights and the other submitted files are links to blobs in the store (never
    copies); ``metadata.json`` and ``evaluation_results.json`` are generated content.
-3. ``production/models/earthquake_model.pth`` is the relative symlink
-   ``../../models/champion/best_model.pth`` whenever there is a champion.
+3. ``production/models/earthquake_model.pth`` exists whenever there is a champion: a hard
+   link to the champion's recorded export for the scanner (``ModelRecord.production``, made
+   when the model was registered: ``models.export``), else the relative symlink
+   ``../../models/champion/best_model.pth``. Nothing is converted here (no torch).
 """
 
 from __future__ import annotations
@@ -67,7 +69,22 @@ def metadata(record: ModelRecord) -> dict[str, Any]:
         "weights": dict(record.weights) if record.weights else None,
         "classes": dict(record.classes) if record.classes else None,
         "warnings": list(record.warnings),
+        **_production_metadata(record),
     }
+
+
+def _production_metadata(record: ModelRecord) -> dict[str, Any]:
+    """Only when there is an export: older folders keep their bytes."""
+    if not record.production:
+        return {}
+    return {"production": dict(record.production)}
+
+
+def production_entry(champion: ModelRecord) -> Entry:
+    """The file the scanner loads: the export when recorded, else the champion's weights."""
+    if champion.production:
+        return Link(champion.production["digest"])
+    return Symlink(PRODUCTION_TARGET)
 
 
 def evaluation_results(record: ModelRecord) -> dict[str, Any]:
@@ -95,8 +112,9 @@ def desired_tree(state: State, only: Iterable[ModelRecord] | None = None) -> Tre
     tree: Tree = {}
     for record in state.by_version() if only is None else only:
         tree.update(model_files(record))
-    if state.champion is not None:
-        tree[PRODUCTION_LINK] = Symlink(PRODUCTION_TARGET)
+    champion = state.champion_record()
+    if champion is not None:
+        tree[PRODUCTION_LINK] = production_entry(champion)
     tree[REGISTRY_PATH] = Content(registry_bytes(state))
     return tree
 

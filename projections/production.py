@@ -47,8 +47,9 @@ class Health(NamedTuple):
 
 def production_blob(record: ModelRecord) -> dict[str, Any] | None:
     """The blob the production file must hold: the export for the scanner, else the weights."""
-    export = getattr(record, "production", None)
-    return dict(export) if export else (dict(record.weights) if record.weights else None)
+    if record.production:
+        return dict(record.production)
+    return dict(record.weights) if record.weights else None
 
 
 def health(root: Path, state: State, store: BlobStore) -> Health:

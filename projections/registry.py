@@ -4,7 +4,8 @@ Guarantees:
 1. Same state, same bytes: the document is built in a fixed key order, nested data
    comes from the canonical stored events, timestamps come from events only.
 2. The SPEC keys are all present and never renamed; extra keys (``log_position``,
-   ``pool``, weights digests) are additions.
+   ``pool``, weights digests, the champion's ``production_format`` when it has an export
+   for the scanner) are additions.
 3. ``log_position`` names the commit the document reflects, so a reader can tell a
    stale registry from a current one.
 """
@@ -63,6 +64,8 @@ def champion_entry(record: ModelRecord) -> dict[str, Any]:
         entry["previous_version"] = record.previous_version
     entry["reason"] = record.reason
     entry["weights"] = _weights(record)
+    if record.production:  # absent otherwise: registries of older logs keep their bytes
+        entry["production_format"] = record.production["format"]
     return entry
 
 

@@ -12,6 +12,11 @@ Guarantees:
    and the next drop is taken.
 5. Event-driven (watchdog/inotify): idle, it sleeps until the inbox or the log changes,
    or until the next time-based check.
+6. Production is watched: at least every ``PRODUCTION_POLL`` seconds it stats the files the
+   scanner loads (and the registry and the log); after any change it checks the production
+   file against the champion's recorded digest, heals a lagging or replaced one from the
+   store (``Engine.heal``), and raises an alarm through the hooks (event type
+   ``production_unhealthy``) when the store cannot heal it.
 """
 
 from __future__ import annotations
@@ -36,10 +41,11 @@ from lifecycle.policy import Policy
 from projections.reconcile import ProjectionUnwritable
 from service import inbox as box
 from service.daemon_config import Settings
-from service.engine import Engine, ProjectionFailed
+from service.engine import Engine, ProjectionFailed, WeightsNotIntact
 from service.steplog import StepLog
 
 HOUR = 3600.0
+PRODUCTION_POLL = 0.5  # seconds between two looks at the production file's stat
 # The disk, not the drop: such a drop stays in the inbox and is taken again at the next tick.
 _NOT_THE_DROPS_FAULT = (StoreUnwritable, ProjectionUnwritable, ProjectionFailed, LogUnwritable)
 
@@ -72,6 +78,7 @@ class Daemon:
         self.moved_in: set[str] = set()
         self.reported: set[str] = set()
         self.wakeups: queue.Queue[str] = queue.Queue()
+        self.production_seen: tuple[Any, ...] | None = None
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, once: bool = False) -> int:
@@ -109,12 +116,18 @@ class Daemon:
         from service.watching import watch
 
         with watch(self.options.inbox, self.engine.root, self.wakeups, self.moved_in):
+            next_tick = time.monotonic() + self._next_check()
             while True:
-                with contextlib.suppress(queue.Empty):
-                    self.wakeups.get(timeout=self._next_check())
+                try:
+                    self.wakeups.get(timeout=min(PRODUCTION_POLL, max(0.0, next_tick - time.monotonic())))
                     while not self.wakeups.empty():
                         self.wakeups.get_nowait()
+                except queue.Empty:
+                    if time.monotonic() < next_tick:
+                        self._guarded("production", self.check_production)
+                        continue
                 self.tick()
+                next_tick = time.monotonic() + self._next_check()
 
     def _next_check(self) -> float:
         return min(self.settings.quiet_seconds, HOUR) if box.drops(self.options.inbox) else HOUR
@@ -127,6 +140,7 @@ class Daemon:
         self._guarded("alert", self.handle_alert)
         if self.options.train:
             self._guarded("train", self.maybe_train)
+        self._guarded("production", self.check_production)
 
     def _guarded(self, name: str, step: Callable[[], object]) -> None:
         """A failing step is logged and retried at the next tick; it never stops the daemon,
@@ -174,7 +188,8 @@ class Daemon:
             if waiting is not None:
                 self._blocked(drop, waiting)
                 return
-            command, files = build_submit(drop, reason=f"dropped in the inbox as {drop.name}")
+            command, files = build_submit(drop, reason=f"dropped in the inbox as {drop.name}",
+                                          production_format=self.settings.production_format)
             known = self.engine.execute(command, blobs=files, reason=f"inbox drop {drop.name}").record[
                 "events"][0]["model_id"]
             self.log.step("trained", drop=drop.name, model=known)
@@ -265,10 +280,43 @@ class Daemon:
         try:
             self.engine.execute(Rollback(reason=reason, severity=alert["severity"],
                                          observation_seq=alert["seq"]), reason=reason)
+        except WeightsNotIntact as exc:  # the target cannot serve: people must know now
+            self._alarm("rollback_refused", str(exc))
+            return
         except UserError as exc:  # handled meanwhile by someone else
             self.log.step("alert", model=alert["model_id"], reason=str(exc))
             return
         self.log.step("rolled_back", model=self.engine.state().champion, reason=reason)
+
+    def check_production(self) -> None:
+        """Heal a production file that lags behind the log; alarm when the store cannot."""
+        from projections.production import fingerprint
+
+        seen = fingerprint(self.engine.root)
+        if seen == self.production_seen:
+            return
+        self.production_seen = seen
+        try:
+            health, changes = self.engine.heal()
+        except UserError as exc:
+            self._alarm("production", str(exc))
+            raise
+        if changes:
+            self.log.step("healed", changes=len(changes), production=health.state)
+        if not health.ok:
+            self._alarm(health.state, health.detail)
+        self.production_seen = fingerprint(self.engine.root)
+
+    def _alarm(self, state: str, detail: str) -> None:
+        from service.hooks import dispatch
+
+        self.log.step("production_unhealthy", state=state, reason=detail)
+        current = self.engine.state()
+        record = {"seq": current.seq, "time": self.engine.clock(), "actor": self.engine.actor, "command": "watch",
+                  "events": [{"type": "production_unhealthy", "model_id": current.champion,
+                              "state": state, "detail": detail}]}
+        with contextlib.suppress(OSError):
+            dispatch(self.engine.root, self.settings, record)
 
     def maybe_train(self) -> None:
         state = self.engine.state()
@@ -304,10 +352,11 @@ class Daemon:
         import shutil
         import tempfile
 
+        from events.store import temp_prefix
         from service.pool import write_pool_dataset
         from service.training import train_challenger
 
-        work = Path(tempfile.mkdtemp(dir=self.engine.root / "store" / "tmp", prefix="pool-"))
+        work = Path(tempfile.mkdtemp(dir=self.engine.root / "store" / "tmp", prefix=temp_prefix("pool")))
         try:
             write_pool_dataset(self.engine.state(), self.engine.store, work / "pool")
             assert self.options.base_data is not None

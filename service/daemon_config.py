@@ -1,7 +1,9 @@
-"""``<root>/config/lifecycle.toml``: triggers, rollback rules, hooks and daemon settings.
+"""``<root>/config/lifecycle.toml``: triggers, rollback rules, hooks, daemon and production settings.
 
 This file is the user's configuration (not a projection: replay never writes it). Missing
 file or section: the defaults of SPEC sections 6 and 9. Unknown keys are refused.
+``[production] format`` is read when a model is registered (``submit``, ``train``, the
+daemon's drops): the export it makes is recorded in the log, so replay never reads it.
 
 ```toml
 [triggers]
@@ -14,6 +16,10 @@ rollback_on_high = false
 [daemon]
 quiet_seconds = 5            # a drop without READY is complete when unchanged this long
 max_file_mb = 2048           # bigger files in a drop are refused
+[production]
+format = "auto"              # the layout of production/models/earthquake_model.pth: "auto"
+                             # (torchvision's for convnext_tiny/small/base/large, else the
+                             # product's own), "torchvision" or "native"
 [[hooks]]
 events = ["promoted", "rejected", "rolled_back"]
 command = ["/usr/local/bin/notify-team"]   # gets the event JSON on stdin
@@ -29,11 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle.alerts import RollbackRules
-from lifecycle.checks import number, table, whole
+from lifecycle.checks import number, shown, table, whole
 from lifecycle.errors import UserError
 
 CONFIG = Path("config") / "lifecycle.toml"
 MAX_HOOK_SECONDS = 86400.0  # a day; larger timeouts overflow the runner's wait
+PRODUCTION_FORMATS = ("auto", "torchvision", "native")  # models.export.FORMATS
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class Settings:
     hooks: tuple[Hook, ...] = ()
     quiet_seconds: float = 5.0
     max_file_mb: float = 2048.0
+    production_format: str = "auto"
 
 
 def load(root: Path) -> Settings:
@@ -71,14 +79,15 @@ def load(root: Path) -> Settings:
         return Settings()
     data = read_toml(path, "configuration file")
     try:
-        _known(data, {"triggers", "rollback", "hooks", "daemon"}, str(path))
+        _known(data, {"triggers", "rollback", "hooks", "daemon", "production"}, str(path))
         daemon = table(data.get("daemon", {}), "daemon")
         _known(daemon, {"quiet_seconds", "max_file_mb"}, "[daemon]")
         return Settings(triggers=_triggers(table(data.get("triggers", {}), "triggers")),
                         rollback=RollbackRules.from_mapping(table(data.get("rollback", {}), "rollback")),
                         hooks=_hooks(data.get("hooks", [])),
                         quiet_seconds=number(daemon.get("quiet_seconds", 5.0), "daemon.quiet_seconds", minimum=0),
-                        max_file_mb=number(daemon.get("max_file_mb", 2048.0), "daemon.max_file_mb", minimum=0))
+                        max_file_mb=number(daemon.get("max_file_mb", 2048.0), "daemon.max_file_mb", minimum=0),
+                        production_format=_production(table(data.get("production", {}), "production")))
     except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
 
@@ -98,6 +107,14 @@ def _triggers(section: Mapping[str, Any]) -> Triggers:
     return Triggers(min_new_events=whole(section.get("min_new_events", 5), "triggers.min_new_events", minimum=1),
                     max_days_between_training=number(section.get("max_days_between_training", 90),
                                                      "triggers.max_days_between_training", minimum=0))
+
+
+def _production(section: Mapping[str, Any]) -> str:
+    _known(section, {"format"}, "[production]")
+    value = section.get("format", "auto")
+    if value not in PRODUCTION_FORMATS:
+        raise UserError(f"production.format must be one of {list(PRODUCTION_FORMATS)}, not {shown(value)}")
+    return str(value)
 
 
 def _hooks(value: Any) -> tuple[Hook, ...]:

@@ -8,6 +8,12 @@ Guarantees:
 3. Only known file names are taken from a folder (other files are ignored); a known file
    that is a symlink is refused (it could point anywhere), as is a path whose name holds
    control characters (a newline would forge lines wherever the path is shown).
+4. The production file is exported here, when the model is registered, never at projection
+   time (``models.export``): for the effective ``[production] format`` "torchvision" a
+   timm-layout checkpoint becomes a torchvision-layout file whose blob (digest -> bytes) is
+   stored with the others and recorded in the command's ``production``; a checkpoint with
+   timm's final head norm is refused. Weights already in torchvision layout, and the
+   "native" format, record no export (production is the weights themselves).
 """
 
 from __future__ import annotations
@@ -62,8 +68,11 @@ def candidate_files(path: Path) -> tuple[Path, dict[str, Path]]:
 def build_submit(
     path: Path, *, architecture: str | None = None, family: str = "convnext",
     version: str | None = None, bump: Bump = "patch", reason: str | None = None,
-) -> tuple[Submit, dict[str, Path]]:
-    """The command and the files (digest -> path) to store once it is accepted."""
+    production_format: str = "auto",
+) -> tuple[Submit, dict[str, Path | bytes]]:
+    """The command and the files (digest -> path, or the export's bytes) to store once it is
+    accepted. ``production_format`` is the ``[production] format`` setting
+    (``service.daemon_config.Settings.production_format``)."""
     from models.checkpoint import inspect
     from models.classes import default_classes, parse_class_mappings
 
@@ -79,21 +88,37 @@ def build_submit(
     arch = _architecture(config, architecture)
     inspect(weights, arch, classes)
     metadata = _metadata(path)
-    pending: dict[str, Path] = {}
+    pending: dict[str, Path | bytes] = {}
     command = Submit(
         weights=_pending(weights, pending), classes=classes, architecture=arch, family=family,
         files={name: _pending(p, pending) for name, p in sorted(files.items())},
         version=version, bump=bump, training_config=config,
         training_data=_training_data(metadata), created_at=None,
         source=str(path.resolve()), reason=reason,
+        production=_production(weights, arch, production_format, pending),
     )
     return command, pending
 
 
-def _pending(path: Path, pending: dict[str, Path]) -> dict[str, Any]:
+def _pending(path: Path, pending: dict[str, Path | bytes]) -> dict[str, Any]:
     stored = BlobStore.digest_file(path)
     pending[stored["digest"]] = path
     return stored
+
+
+def _production(weights: Path, architecture: str, setting: str,
+                pending: dict[str, Path | bytes]) -> dict[str, Any] | None:
+    """The export for the scanner (guarantee 4), or None when production is the weights."""
+    from models.export import TORCHVISION, effective_format, export_torchvision
+
+    if effective_format(setting, architecture) != TORCHVISION:
+        return None
+    data = export_torchvision(weights, architecture)
+    if data is None:
+        return None
+    stored = BlobStore.digest_bytes(data)
+    pending[stored["digest"]] = data
+    return {**stored, "format": TORCHVISION}
 
 
 def _metadata(path: Path) -> dict[str, Any]:

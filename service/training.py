@@ -5,6 +5,11 @@ Guarantees:
    finished; an interrupted run (Ctrl-C, SIGTERM, an error) removes it and registers
    nothing. A run killed with SIGKILL leaves a folder that the next run removes.
 2. The ``trained`` event carries the training data summary (total samples, events).
+3. The ``[production] format`` setting (``config/lifecycle.toml``) is read before training:
+   a network whose production file is exported for the original scanner (a ConvNeXt that
+   torchvision has, under "auto" or "torchvision") is trained without timm's final head
+   norm, so the export computes exactly the trained function; a setting that cannot apply
+   to the architecture is refused before any training.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle.errors import UserError
+from service.daemon_config import load as load_settings
 from service.engine import Engine, Outcome
 from service.modelling import load_network
 from service.submission import build_submit
@@ -81,7 +87,9 @@ def train_challenger(
     if state.challenger is not None:
         raise UserError(f"challenger {state.challenger} is still waiting for a decision; decide it first")
     data = read_training_data(data_dirs)
+    production_format = load_settings(engine.root).production_format
     init, classes, config = _starting_point(engine, state, start_from, config, default_classes())
+    config = _for_production(config, production_format)
     train_set, val_set = split_by_event(data.samples, config.val_fraction, config.seed)
     if on_split:
         on_split(len(train_set), len(val_set))
@@ -89,7 +97,8 @@ def train_challenger(
     try:
         result = train(train_set, val_set, classes, config, init, on_epoch, on_batch)
         folder = _write_candidate(work / "candidate", result, classes, config, summary(data), start_from)
-        command, files = build_submit(folder, architecture=config.architecture, reason=reason)
+        command, files = build_submit(folder, architecture=config.architecture, reason=reason,
+                                      production_format=production_format)
         # no expected_seq: an unrelated commit meanwhile (data add, observe) must not throw the
         # run away; decide() refuses what really conflicts (a challenger, a used version)
         return engine.execute(command, blobs=files, reason=reason)
@@ -105,8 +114,24 @@ def _starting_point(engine: Engine, state: Any, start_from: str, config: Any, cl
         return None, classes, config
     if champion is None:
         raise UserError("--from champion: there is no champion yet; use --from none")
+    from models.export import lacks_head_norm
+
     network = load_network(engine, champion)
-    return network.state_dict(), champion.classes, replace(config, architecture=champion.architecture)
+    config = replace(config, architecture=champion.architecture,
+                     head_norm=config.head_norm and not lacks_head_norm(network))
+    return network.state_dict(), champion.classes, config
+
+
+def _for_production(config: Any, production_format: str) -> Any:
+    """Without the head norm when the production file is exported for the original scanner
+    (guarantee 3; a starting point with a head norm loses it: ``models.train``)."""
+    from dataclasses import replace
+
+    from models.export import TORCHVISION, effective_format
+
+    if effective_format(production_format, config.architecture) == TORCHVISION:
+        return replace(config, head_norm=False)
+    return config
 
 
 def _write_candidate(

@@ -86,6 +86,8 @@ def _blobs(state: State) -> Iterator[tuple[str, dict[str, Any]]]:
     for record in state.by_version():
         if record.weights:
             yield f"{record.model_id} weights", dict(record.weights)
+        if record.production:
+            yield f"{record.model_id} production file", dict(record.production)
         for name, stored in record.files.items():
             yield f"{record.model_id} {name}", dict(stored)
         for evaluation in record.evaluations.values():
