@@ -17,21 +17,7 @@ from lifecycle.errors import UserError
 from projections import _staging, reconcile
 from service.engine import Engine
 from service.verify import verify
-from tests.helpers.workload import prepare
-
-PROJECTED = ("config", "models", "production")
-
-
-def _tree(root: Path) -> dict[str, bytes | str]:
-    """Every projected path: a symlink's target or a file's bytes."""
-    found: dict[str, bytes | str] = {}
-    for top in PROJECTED:
-        for base, _, files in os.walk(root / top):
-            for name in files:
-                path = Path(base) / name
-                rel = str(path.relative_to(root))
-                found[rel] = os.readlink(path) if path.is_symlink() else path.read_bytes()
-    return found
+from tests.helpers.workload import PROJECTED, prepare, projected_tree
 
 
 def _rebuild(engine: Engine) -> list[str]:
@@ -50,10 +36,10 @@ def test_syncfs_and_fsync_per_file_build_the_same_folders(tmp_path: Path,
     monkeypatch.setattr(reconcile, "_WHOLE_FS_FROM", 1)
     changes = _rebuild(engine)
     assert calls and len(changes) > 10
-    bulk = _tree(engine.root)
+    bulk = projected_tree(engine.root)
     monkeypatch.setattr(reconcile, "_WHOLE_FS_FROM", 10**9)
     assert _rebuild(engine) == changes
-    assert _tree(engine.root) == bulk
+    assert projected_tree(engine.root) == bulk
 
 
 def test_a_failed_syncfs_is_a_clear_error_and_the_next_replay_heals(
@@ -94,11 +80,11 @@ def test_two_threads_and_one_build_the_same_folders_and_report_them_in_order(
     changes = _rebuild(engine)
     assert "MainThread" not in threads and len(threads) >= 2 and len(changes) > 10
     assert changes == sorted(changes[:-1]) + changes[-1:]  # the registry last, the rest in path order
-    both = _tree(engine.root)
+    both = projected_tree(engine.root)
     threads.clear()
     monkeypatch.setattr(reconcile, "_PARALLEL_STAGE", 10**9)
     assert _rebuild(engine) == changes
-    assert threads == {"MainThread"} and _tree(engine.root) == both
+    assert threads == {"MainThread"} and projected_tree(engine.root) == both
 
 
 @pytest.mark.parametrize("failing_call", [1, 2, 4])  # of 4 content files on the two threads

@@ -25,11 +25,11 @@ from models.convert import TorchvisionMultiTask
 from models.network import build
 from service.engine import Engine
 from tests.conftest import Cli
+from tests.helpers.workload import projected_tree
 
 ARCH = "convnext_tiny"
 N_MAG, N_AZI = 4, 9
 PRODUCTION = "production/models/earthquake_model.pth"
-PROJECTED = ("config", "models", "production")
 
 
 def _randomise(network: nn.Module, seed: int) -> nn.Module:
@@ -86,16 +86,6 @@ def _trained_events(root: Path) -> list[dict]:  # type: ignore[type-arg]
     return [e for line in lines for e in line["events"] if e["type"] == "trained"]
 
 
-def _tree(root: Path) -> dict[str, bytes | str]:
-    """Every projected path: a symlink's target, or a file's bytes and whether it is a link."""
-    found: dict[str, bytes | str] = {}
-    for top in PROJECTED:
-        for base, _, files in os.walk(root / top):
-            for name in files:
-                path = Path(base) / name
-                rel = str(path.relative_to(root))
-                found[rel] = os.readlink(path) if path.is_symlink() else path.read_bytes()
-    return found
 
 
 def _is_production_symlink(root: Path) -> bool:
@@ -138,12 +128,12 @@ def test_the_unchanged_scanner_loads_the_production_file(exported: Cli, tiny: Pa
 
 def test_replay_rebuilds_the_hard_link_byte_for_byte(exported: Cli) -> None:
     root = exported.root
-    before = _tree(root)
+    before = projected_tree(root)
     inode = (root / PRODUCTION).stat().st_ino
     for top in ("production", "models"):
         shutil.rmtree(root / top)
     exported("replay")
-    assert _tree(root) == before
+    assert projected_tree(root) == before
     assert not (root / PRODUCTION).is_symlink()
     assert (root / PRODUCTION).stat().st_ino == inode  # the same blob, linked again
     assert exported("replay").stdout.strip().endswith("0 change(s)")

@@ -54,6 +54,21 @@ def evaluation(ref: str, dataset: str, accuracy: float = 90.0) -> RecordEvaluati
                             metrics={**METRICS, "magnitude_accuracy": accuracy})
 
 
+PROJECTED = ("config", "models", "production")
+
+
+def projected_tree(root: Path) -> dict[str, bytes | str]:
+    """Every projected path: a symlink's target, or a file's bytes."""
+    found: dict[str, bytes | str] = {}
+    for top in PROJECTED:
+        for base, _, files in os.walk(root / top):
+            for name in files:
+                path = Path(base) / name
+                rel = str(path.relative_to(root))
+                found[rel] = os.readlink(path) if path.is_symlink() else path.read_bytes()
+    return found
+
+
 def prepare(root: Path, champions: int = 3) -> Engine:
     """A root whose first ``champions`` models were each promoted in turn: versions
     1.0.0 .. 1.0.<champions-2> are archived former champions, the last one reigns."""
