@@ -10,7 +10,7 @@ install: $(STAMP)
 
 # torch + torchvision are pinned to the pair that installs from this machine's disk and
 # imports together; the project (and its dev tools) come after them.
-$(STAMP): pyproject.toml setup.py events/_fastscan.c
+$(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
@@ -33,6 +33,7 @@ test: install browser
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: install
 	$(PY) -m benchmarks.run
@@ -47,4 +48,4 @@ bench-peers: install
 	$(PY) -m benchmarks.peers.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build events/*.so
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build

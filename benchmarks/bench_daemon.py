@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bootstrap import open_engine
+
 
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -42,13 +44,12 @@ def _wait(stream: Any, word: str, timeout: float = 120) -> str:
 def run(quick: bool = False) -> dict[str, Any]:
     from models.candidate import write_candidate
     from models.synth import write_synthetic
-    from service.engine import Engine
 
     drops = 3 if quick else 6
     with tempfile.TemporaryDirectory(prefix="lifecycle-bench-daemon-") as tmp:
         base = Path(tmp)
         root = base / "root"
-        Engine(root).init()
+        open_engine(root).init()
         write_synthetic(root / "data" / "benchmark", samples=24, seed=4, image_size=32)
         candidates = [write_candidate(base / f"c{n}", "convnext_atto", seed=n) for n in range(drops)]
         env = {**os.environ, "LIFECYCLE_ROOT": str(root), "PYTHONUNBUFFERED": "1"}

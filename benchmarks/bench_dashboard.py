@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bootstrap import open_engine
+
 VERSIONS = 200
 EVENTS = 10_000
 TARGET_S = 1.0
@@ -55,9 +57,8 @@ def _pages(at: Any, reps: int) -> dict[str, dict[str, float]]:
 def _after_write(at: Any, root: Path, reps: int) -> list[float]:
     """Runs right after another writer appended a commit: the log is read and folded again."""
     from lifecycle.commands import RecordEvaluation
-    from service.engine import Engine
 
-    writer = Engine(root, actor="bench@writer")
+    writer = open_engine(root, actor="bench@writer")
     at.radio(key="lcm_page").set_value("Champion")
     times = []
     for n in range(reps):

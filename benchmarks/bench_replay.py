@@ -24,10 +24,10 @@ import orjson
 
 from benchmarks import loggen
 from benchmarks.common import LIFECYCLE, median, run_child
-from events import segments
+from bootstrap import open_engine
 from events.codec import frame_hash
 from events.log import JsonlLog
-from service.engine import Engine, fold_whole
+from service.engine import fold
 
 PROJECTIONS = ("config", "models", "production")
 
@@ -94,15 +94,15 @@ def timed(fn: Callable[[], Any], reps: int) -> list[float]:
 def breakdown(root: Path, reps: int) -> dict[str, list[float]]:
     """In-process stages of a replay on an up-to-date root (no process start)."""
     path = root / "events.jsonl"
-    engine = Engine(root)
+    engine = open_engine(root)
     states = []
     stages = {
         "read lines (no hashing)": timed(lambda: read_lines(path), reps),
         "hash chain reference (frame_hash per line)": timed(lambda: chain_check(path), reps),
         "JsonlLog.read (hash + orjson.loads + chain)": timed(
             lambda: sum(1 for _ in JsonlLog(path).read()), reps),
-        "fold_whole (two cores: both halves hashed, parsed, folded; no cache)": timed(
-            lambda: fold_whole(JsonlLog(path)), reps),
+        "fold (the one reader + lifecycle.evolve.fold; no cache)": timed(
+            lambda: fold(JsonlLog(path).read()), reps),
         "Engine.state (the state cache + the commits after it)": timed(
             lambda: states.append(engine.state()), reps),
     }
@@ -120,7 +120,7 @@ def run(work: Path, big_events: int, small_events: int, models: int, reps: int,
     say(f"generating {small_events:,}-event log ({models} models) ...")
     small = loggen.generate(small_root, small_events, models, seed=7)
     checked = loggen.check_sample(big.sample) + loggen.check_sample(small.sample)
-    say(f"  validated {checked} sampled lines against events.schema (canonical form)")
+    say(f"  validated {checked} sampled lines against lifecycle.schema (canonical form)")
 
     say("hash-chain and hash + parse references on the big log ...")
     chain_times = timed(lambda: chain_check(big.path), reps)
@@ -148,7 +148,6 @@ def run(work: Path, big_events: int, small_events: int, models: int, reps: int,
     say("in-process breakdown on the small log ...")
     result["breakdown"] = breakdown(small_root, reps)
     result["roots"] = {"small": small_root, "big": big_root}
-    result["c_reader"] = segments._scan is not None
     return result
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import LIFECYCLE, median, run_child
+from bootstrap import open_engine
 
 TARGET_S = 0.5
 
@@ -29,10 +30,9 @@ def commands(state_json: dict[str, Any]) -> dict[str, list[str]]:
 
 def run(root: Path, reps: int, say: Callable[[str], None]) -> dict[str, Any]:
     from projections.snapshot import state_to_json
-    from service.engine import Engine
 
     shutil.rmtree(root / "cache", ignore_errors=True)
-    which = commands(state_to_json(Engine(root).state()))
+    which = commands(state_to_json(open_engine(root).state()))
     shutil.rmtree(root / "cache", ignore_errors=True)
     out: dict[str, Any] = {"cold": {}, "warm": {}, "help": [], "args": which}
     expected: dict[str, str] = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from benchmarks import roots
+from bootstrap import open_engine
 from lifecycle.commands import Promote, Rollback
 from service.engine import Engine
 
@@ -69,7 +70,7 @@ class _Root:
     def __init__(self, path: Path, source: Path, size: int) -> None:
         self.size = size
         self.source = source
-        self.engine = Engine(path, actor=roots.ACTOR)
+        self.engine = open_engine(path, actor=roots.ACTOR)
         self.engine.init()
         self.n = 0
         self.put_s: list[float] = []

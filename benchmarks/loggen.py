@@ -29,12 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from bootstrap import open_engine
 from events.codec import GENESIS, decode, encode
 from events.log import Draft, Tail, draft_record
-from events.schema import Archived, Evaluated, Promoted, Rejected, RolledBack, Trained
 from events.store import BlobStore
 from lifecycle.policy import Policy
-from service.engine import Engine
+from lifecycle.schema import Archived, Evaluated, Promoted, Rejected, RolledBack, Trained
 
 Json = dict[str, Any]
 ACTORS = ("alice@lab01", "bob@lab02", "daemon", "dashboard")
@@ -152,7 +152,7 @@ def generate(root: Path, n_events: int, n_models: int, seed: int = 20240101,
              progress: Callable[[str], None] | None = None) -> Generated:
     """Create a registry root at ``root`` with a log of exactly ``n_events`` events."""
     started = time.perf_counter()
-    Engine(root).init()
+    open_engine(root).init()
     store = BlobStore(root / "store")
     rng = random.Random(seed)
     policy = Policy()
@@ -290,7 +290,7 @@ def _rollback(writer: _Writer, rng: random.Random, champion: tuple[str, int],
 
 def check_sample(sample: list[bytes]) -> int:
     """Validate sampled lines against the schema and canonical form; returns how many."""
-    from events.schema import validate_commit
+    from lifecycle.schema import validate_commit
 
     for line in sample:
         record = decode(line)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bootstrap import open_engine
 from events.store import BlobStore
 from lifecycle.commands import DecideChallenger, RecordEvaluation, Rollback, Submit
 from service.engine import Engine
@@ -29,7 +30,7 @@ def fake_submit(store: BlobStore, weights: dict[str, Any], n: int) -> Submit:
 
 def demo_root(root: Path) -> Engine:
     """The demo's three scenarios: promote (first), promote, reject, then roll back."""
-    engine = Engine(root, actor=ACTOR)
+    engine = open_engine(root, actor=ACTOR)
     engine.init()
     for n, metrics in enumerate(DEMO_METRICS, start=1):
         weights = engine.store.put_bytes(os.urandom(64 * 1024))

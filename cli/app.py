@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
+from bootstrap import open_engine
 from cli import render
 from lifecycle.errors import UserError
 from service.engine import Engine, Outcome
@@ -76,7 +77,7 @@ def _main(root: Root = Path(".")) -> None:
 
 
 def engine(actor: str | None = None) -> Engine:
-    return Engine(_ROOT.get("path", Path(".")).resolve(), actor=actor)
+    return open_engine(_ROOT.get("path", Path(".")).resolve(), actor=actor)
 
 
 def _done(outcome: Outcome, json_output: bool = False) -> None:
@@ -432,7 +433,7 @@ def verify(json_output: Json = False) -> None:
 
     eng = engine()
     eng.require_root()
-    report = run_verify(eng.root, eng.log, eng.store)  # type: ignore[arg-type]
+    report = run_verify(eng.root, eng.log, eng.store)
     if json_output:
         render.emit_json({"ok": not report.problems, "problems": report.problems,
                           "notes": report.notes, "commits": report.commits,
@@ -467,7 +468,7 @@ def import_(
 @command()
 def schema() -> None:
     """Print the JSON Schema of a commit line and its events."""
-    from events.schema import json_schema
+    from lifecycle.schema import json_schema
 
     render.emit_json(json_schema())
 
@@ -506,11 +507,11 @@ def watch(
 ) -> None:
     """The auto-update daemon: new challengers, the data pool, production alerts."""
     from cli.progress import evaluation_bars, training_display
+    from daemon.loop import Daemon, Hooks, WatchOptions, stop_on_signals
+    from daemon.steplog import StepLog
     from models.train import TrainConfig
-    from service.daemon import Daemon, Hooks, WatchOptions, stop_on_signals
     from service.daemon_config import load
     from service.inputs import load_policy
-    from service.steplog import StepLog
 
     eng = engine(actor="daemon")
     eng.require_root()

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bootstrap import open_engine
 from cli.app import app
 
 # A small backbone that learns from random initialisation within the CPU budget (ImageNet
@@ -110,9 +111,8 @@ def main() -> None:
 
 
 def _has_previous_champion(root: Path) -> bool:
-    from service.engine import Engine
 
-    return Engine(root).state().previous_champion() is not None
+    return open_engine(root).state().previous_champion() is not None
 
 
 def _first_event(folder: Path) -> str:

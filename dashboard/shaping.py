@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from events.log import Record
+from events.port import Record
 from lifecycle.state import ModelRecord, State
 from projections.registry import archive_entry, metrics
 from projections.views import history_rows, rollback_list

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from events.log import Record
+from bootstrap import open_engine
+from events.port import Record
 from lifecycle.state import State
 from service.engine import LOG_NAME, Engine, fold
 
@@ -91,7 +92,7 @@ def log_key(root: Path) -> LogKey | None:
 
 def engine(root: Path) -> Engine:
     """The engine the dashboard writes through: same commands, same log, actor "dashboard"."""
-    return Engine(root, actor=ACTOR)
+    return open_engine(root, actor=ACTOR)
 
 
 def load(root: Path) -> Snapshot:

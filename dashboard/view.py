@@ -3,7 +3,7 @@
 ``render_model_management(root)`` draws the view into the current Streamlit container:
 one snapshot of the log per run (every section shows the same commit), a page selector,
 and a small fragment that reruns the page when the log changes (auto-refresh). Actions
-(rollback) run ``Engine(root, actor="dashboard").execute`` with the commit the page
+(rollback) run ``open_engine(root, actor="dashboard").execute`` with the commit the page
 showed, so a concurrent change is refused cleanly.
 """
 

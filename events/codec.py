@@ -12,15 +12,17 @@ Guarantees:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-GENESIS = "0" * 64
-SCHEMA_VERSION = 1
+from lifecycle.schema import SCHEMA_VERSION
+from lifecycle.state import GENESIS
+
+__all__ = ["FRAME_MARK", "GENESIS", "SCHEMA_VERSION", "commit_shaped", "decode", "encode", "frame_hash",
+           "has_frame"]
+
 FRAME_MARK = b',"hash":"'
-_PREV = b',"prev":"'
 FRAME_TAIL = len(FRAME_MARK) + 64 + 3  # marker, hex digest, '"}' and the newline
 
 
@@ -49,40 +51,6 @@ def frame_hash(line: bytes) -> str | None:
     if hashlib.sha256(body).hexdigest().encode() != claimed:
         return None
     return claimed.decode()
-
-
-def claimed_hash(line: bytes) -> str | None:
-    """The hash a framed line claims, not checked (the caller has it checked elsewhere)."""
-    return line[-67:-3].decode() if has_frame(line) else None
-
-
-def first_bad_line(lines: Iterable[bytes], size: int, strict: bool = False) -> int:
-    """The number of the first line within the first ``size`` bytes that fails its hash or
-    does not name the line before it as ``prev``; 0 when there is none. Unframed lines are
-    skipped (the reader judges those: torn tail or corruption) unless ``strict``."""
-    seen, prev = 0, GENESIS.encode()
-    for number, line in enumerate(lines, start=1):
-        if seen >= size:
-            break
-        seen += len(line)
-        if not has_frame(line):
-            if strict:
-                return number
-            prev = b""
-            continue
-        digest = frame_hash(line)
-        if digest is None or (prev and named_prev(line) != prev):
-            return number
-        prev = digest.encode()
-    return 0
-
-
-def named_prev(line: bytes) -> bytes:
-    """The ``prev`` a framed canonical line names. Keys are sorted, so only scalars follow
-    ``prev`` (reason, schema_version, seq, time) and a quote inside a string is escaped:
-    the last ``,"prev":"`` in the body is the top-level key."""
-    at = line.rfind(_PREV, 0, len(line) - FRAME_TAIL)
-    return line[at + len(_PREV):at + len(_PREV) + 64] if at >= 0 else b""
 
 
 def commit_shaped(record: dict[str, Any]) -> bool:

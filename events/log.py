@@ -23,96 +23,32 @@ import fcntl
 import io
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, Protocol
+from typing import BinaryIO
 
-from events import segments
-from events._hashcheck import HashCheck
-from events._reverse import Damaged, newest_first
-from events.codec import (
-    GENESIS,
-    SCHEMA_VERSION,
-    claimed_hash,
-    commit_shaped,
-    decode,
-    encode,
-    first_bad_line,
-    frame_hash,
-    has_frame,
-)
+from events.codec import GENESIS, SCHEMA_VERSION, commit_shaped, decode, encode, frame_hash, has_frame
+from events.disk import fsync_dir
+from events.port import Damage, Draft, EventLog, Record, StaleAnchor, Tail
 from lifecycle.errors import Conflict, LogCorrupt, LogUnwritable
-from lifecycle.fold import Evaluations
 
-Record = dict[str, Any]
+__all__ = ["Damage", "Draft", "EventLog", "JsonlLog", "Record", "StaleAnchor", "Tail", "fsync_dir"]
 
-
-class Draft(NamedTuple):
-    """What a command wants to append: the log adds seq, prev, schema and hash."""
-
-    time: str
-    actor: str
-    command: str
-    reason: str | None
-    events: list[Record]
-
-
-class Tail(NamedTuple):
-    """A position in the log: the last good commit and where its line lies."""
-
-    seq: int
-    hash: str
-    size: int  # bytes of good lines
-    start: int = 0  # where the last good line starts
-
-
-class StaleAnchor(Exception):
-    """The line a cached position names no longer carries its hash (or is gone)."""
-
-
-class Damage(NamedTuple):
-    line: int
-    why: str
-    offset: int
-    framed: bool
-
-
-class EventLog(Protocol):
-    """Read commits in order; append one checked commit."""
-
-    def read(self) -> Iterator[Record]: ...
-
-    def read_after(self, anchor: Tail, verify_prefix: bool = False) -> Iterator[Record]: ...
-
-    def position(self) -> Tail | None: ...
-
-    def append(self, draft: Draft, expected_seq: int) -> Record: ...
-
-    def writing(self) -> contextlib.AbstractContextManager[None]: ...
-
-
-def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail],
-         hashed: bool = True, starts: list[int] | None = None) -> Iterator[Record]:
+def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail]) -> Iterator[Record]:
     """Yield verified records; collect damage; leave the last good position in ``tail``.
 
-    Stops at the first damaged line; whether it is a torn tail or corruption is decided
-    by looking at what follows (``classify``). ``hashed=False`` checks frames and chain
-    links only: the caller has every line's hash checked elsewhere (``HashCheck``).
-    ``starts``, when given, receives the offset of each yielded record's line.
+    Each line's sha256 is checked over its exact bytes, then its ``seq`` and ``prev``; the
+    first damaged line stops the scan (whether it is a torn tail or corruption is decided
+    by what follows: ``classify``).
     """
     seq, prev, offset, start = tail[0]
-    digest_of = frame_hash if hashed else claimed_hash
     try:
         for number, line in enumerate(lines, start=seq + 1):
-            digest = digest_of(line)
+            digest = frame_hash(line)
             if digest is None:
                 problems.append(Damage(number, _why(line), offset, has_frame(line)))
                 break
-            try:
-                record = decode(line)
-            except ValueError:  # only without the hash checked here: a framed line that lies
-                problems.append(Damage(number, "hash mismatch (not JSON)", offset, True))
-                break
+            record = decode(line)
             if record.get("seq") != seq + 1 or record.get("prev") != prev:
                 problems.append(Damage(number, "broken chain (seq or prev hash)", offset, True))
                 break
@@ -120,11 +56,19 @@ def scan(lines: Iterable[bytes], problems: list[Damage], tail: list[Tail],
                 problems.append(Damage(number, "not shaped like a commit (time, events)", offset, True))
                 break
             seq, prev, offset, start = seq + 1, digest, offset + len(line), offset
-            if starts is not None:
-                starts.append(start)
             yield record
     finally:
         tail[0] = Tail(seq, prev, offset, start)
+
+
+def classify(problems: list[Damage], rest: Iterable[bytes]) -> Damage | None:
+    """Damage followed by any framed line is corruption; otherwise a torn tail."""
+    if not problems:
+        return None
+    first = problems[0]
+    if any(has_frame(line) for line in rest):
+        return first._replace(why=f"{first.why}, followed by commits", framed=True)
+    return first
 
 
 def _why(line: bytes) -> str:
@@ -164,103 +108,34 @@ class JsonlLog:
         """
         return self._read(None)
 
-    def read_after(self, anchor: Tail, verify_prefix: bool = False) -> Iterator[Record]:
-        """The commits after ``anchor`` (a cached position, ENGINEERING rule 12): its line is
-        read again first and must still be there with its hash, else ``StaleAnchor``. The
-        lines up to it are not parsed; with ``verify_prefix`` (writers) their hashes and
-        links are checked (on another core for a large log) and damage there raises
-        ``LogCorrupt`` as a full read would."""
-        return self._read(anchor, verify_prefix=verify_prefix)
+    def read_after(self, anchor: Tail) -> Iterator[Record]:
+        """The commits after ``anchor`` (a cached position, ENGINEERING rule 12, for reading
+        commands only): its line must still be there with its hash, else ``StaleAnchor``."""
+        return self._read(anchor)
 
     def position(self) -> Tail | None:
         """Where the last read or append left the log (None before any)."""
         return self._tail
 
-    def read_located(self, anchor: Tail | None) -> Iterator[tuple[int, Record]]:
-        """``(line offset, record)`` for every commit (after ``anchor`` when given)."""
-        starts: list[int] = []
-        for record in self._read(anchor, starts):
-            yield starts.pop(), record
+    def audit(self, found: list[Damage]) -> Iterator[Record]:
+        """Every good commit, then the damage (torn tail or corruption) into ``found``;
+        never raises for damage and never recovers anything (``lifecycle verify``)."""
+        with self._shared(), _open_or_empty(self.path) as lines:
+            problems: list[Damage] = []
+            yield from scan(lines, problems, [Tail(0, GENESIS, 0)])
+            damage = classify(problems, lines)
+        if damage is not None:
+            found.append(damage)
 
-    def read_in_halves(self, local: Callable[[Iterator[Record | Evaluations]], None],
-                       reducer: str) -> Any | None:
-        """A whole read of a large log on two cores: ``local`` consumes the first half's
-        records (verified here) while a second process verifies the other half and reduces
-        it with ``reducer`` (``"module:function"``, see ``events.segments``); returns that
-        reduction. None when the caller must read the ordinary way instead (a small log, any
-        damage or torn line, the helper failed): what ``local`` took is then to be dropped."""
-        with self._shared(), _open_or_empty(self.path) as f:
-            size = f.seek(0, os.SEEK_END)
-            if size < HashCheck.PARALLEL_FROM:
-                return None
-            split = segments.split_at(f, size)
-            try:
-                helper = segments.Helper(reducer, self.path, split, size)
-            except OSError:  # no second process today (limits, memory): one core it is
-                return None
-            try:
-                mine = segments.Checked(0)
-                local(mine.records(f, split))
-                if not (mine.good and mine.first == (1, GENESIS) and mine.last and mine.last[2] == split):
-                    return None
-                theirs = helper.result()
-            finally:
-                helper.stop()
-            if theirs is None or theirs["first"] != [mine.last[0] + 1, mine.last[1]]:
-                return None
-            self._tail = Tail(*theirs["last"])
-            return theirs["result"]
-
-    def read_newest(self, limit: int, keep: Callable[[Record], bool] = lambda _: True) -> list[Record]:
-        """Up to ``limit`` commits that ``keep`` accepts, newest first, each hash-checked and
-        linked to the one before it (a torn tail is skipped). Damage raises ``LogCorrupt``
-        naming the line. The shared lock is held only inside this call."""
-        found: list[Record] = []
-        with self._shared(), _open_or_empty(self.path) as f:
-            try:
-                for record in newest_first(f, f.seek(0, os.SEEK_END)):
-                    if len(found) >= limit:
-                        return found
-                    if keep(record):
-                        found.append(record)
-                return found
-            except Damaged:
-                pass
-        for _ in self.read():  # names the damaged line
-            pass
-        raise LogCorrupt(0, "a line read backwards does not match")
-
-    def read_at(self, starts: Iterable[int]) -> Iterator[Record]:
-        """The commits whose lines start at these offsets (from ``read_located``), each
-        hash-checked again; ``StaleAnchor`` when an offset no longer starts a good line."""
-        with self._shared(), open(self.path, "rb") as f:
-            for start in starts:
-                f.seek(start)
-                line = f.readline()
-                if frame_hash(line) is None:
-                    raise StaleAnchor(f"no commit starts at byte {start} any more")
-                yield decode(line)
-
-    def _read(self, anchor: Tail | None, starts: list[int] | None = None,
-              verify_prefix: bool = False) -> Iterator[Record]:
+    def _read(self, anchor: Tail | None) -> Iterator[Record]:
         with self._shared():
             problems: list[Damage] = []
             tail = [anchor or Tail(0, GENESIS, 0)]
-            check = _start_check(self.path, anchor, verify_prefix)
-            try:
-                with _open_or_empty(self.path) as lines:
-                    if anchor is not None:
-                        if verify_prefix and check is None:
-                            _verify_prefix(lines, anchor)
-                        _check_anchor(lines, anchor)
-                    hashed = anchor is not None or check is None
-                    yield from scan(lines, problems, tail, hashed=hashed, starts=starts)
-                    damage = self._classify(problems, lines)
-                if check is not None and (bad := check.first_bad(tail[0].seq)):
-                    damage = Damage(bad, "hash mismatch", 0, True)
-            finally:
-                if check is not None:
-                    check.stop()
+            with _open_or_empty(self.path) as lines:
+                if anchor is not None:
+                    _check_anchor(lines, anchor)
+                yield from scan(lines, problems, tail)
+                damage = classify(problems, lines)
             if damage is not None and damage.framed:
                 raise LogCorrupt(damage.line, damage.why)
             if damage is not None and self._held is not None:
@@ -269,16 +144,6 @@ class JsonlLog:
                 print(f"warning: events.jsonl line {damage.line}: torn tail ({damage.why}); "
                       "the next writing command moves it aside", file=sys.stderr)
             self._tail = tail[0]
-
-    @staticmethod
-    def _classify(problems: list[Damage], rest: Iterable[bytes]) -> Damage | None:
-        """Damage followed by any framed line is corruption; otherwise a torn tail."""
-        if not problems:
-            return None
-        first = problems[0]
-        if any(has_frame(line) for line in rest):
-            return first._replace(why=f"{first.why}, followed by commits", framed=True)
-        return first
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -385,21 +250,6 @@ def _open_or_empty(path: Path) -> Iterator[BinaryIO]:
         yield f
 
 
-def _start_check(path: Path, anchor: Tail | None, verify_prefix: bool) -> HashCheck | None:
-    if anchor is None:
-        return HashCheck.start(path)
-    return HashCheck.start(path, anchor.size, strict=True) if verify_prefix else None
-
-
-def _verify_prefix(f: BinaryIO, anchor: Tail) -> None:
-    """Every line up to the anchor's is a good commit linked to the one before (in-process,
-    for a prefix too small to be worth a second process)."""
-    f.seek(0)
-    bad = first_bad_line(f, anchor.size, strict=True)
-    if bad:
-        raise LogCorrupt(bad, "hash mismatch or broken chain")
-
-
 def _check_anchor(f: BinaryIO, anchor: Tail) -> None:
     """Position ``f`` after the anchor's line once that line proved to be the same."""
     if anchor.seq == 0:
@@ -410,14 +260,6 @@ def _check_anchor(f: BinaryIO, anchor: Tail) -> None:
     if (len(line) != anchor.size - anchor.start or frame_hash(line) != anchor.hash
             or decode(line).get("seq") != anchor.seq):
         raise StaleAnchor(f"commit {anchor.seq} is not where or what the cache says")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_file(path: Path, data: bytes) -> None:

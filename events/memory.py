@@ -1,5 +1,12 @@
-"""The event log's in-memory twin, for tests: the same framing, checks and conflicts as
-``events.log.JsonlLog`` (one contract suite runs against both), no files."""
+"""The event log's in-memory twin, for tests: the same framing, checks, recovery and conflicts
+as ``events.log.JsonlLog`` (``tests/contract`` runs one suite against both), no files.
+
+Where the JSONL log has a file, a lock file and ``.broken-*`` files, the twin has one shared
+``_Storage``: the stored lines (bytes, exactly as a file would hold them, so tests can damage
+them), the torn tails recovery set aside, and the writers' lock (a ``threading.Lock``: like
+``flock``, it is not reentrant). Each ``MemoryLog`` is one handle on it, with its own
+position; ``reopen`` gives another handle on the same log, as opening the file again does.
+"""
 
 from __future__ import annotations
 
@@ -8,56 +15,110 @@ import threading
 from collections.abc import Iterator
 
 from events.codec import GENESIS, decode, encode, frame_hash
-from events.log import Damage, Draft, Record, StaleAnchor, Tail, conflict_message, draft_record, scan
+from events.log import classify, conflict_message, draft_record, scan
+from events.port import Damage, Draft, Record, StaleAnchor, Tail
 from lifecycle.errors import Conflict, LogCorrupt
 
+_START = Tail(0, GENESIS, 0)
 
-class MemoryLog:
-    """The in-memory twin: the same framing, checks and conflicts, no files."""
+
+class _Storage:
+    """What every handle on one in-memory log shares."""
 
     def __init__(self) -> None:
         self.lines: list[bytes] = []
-        self._lock = threading.RLock()
+        self.aside: list[bytes] = []
+        self.lock = threading.Lock()
+
+
+class MemoryLog:
+    """The in-memory twin: the same framing, checks, recovery and conflicts, no files."""
+
+    def __init__(self, storage: _Storage | None = None) -> None:
+        self._storage = storage or _Storage()
+        self._held = False
+        self._tail: Tail | None = None
+
+    def reopen(self) -> MemoryLog:
+        """Another handle on the same log: the same lines and lock, no position yet."""
+        return MemoryLog(self._storage)
+
+    @property
+    def lines(self) -> list[bytes]:
+        """The stored lines, one framed commit each (the last may be torn)."""
+        return self._storage.lines
+
+    @property
+    def aside(self) -> list[bytes]:
+        """The torn tails recovery moved aside, oldest first (the ``.broken-*`` files)."""
+        return self._storage.aside
 
     def read(self) -> Iterator[Record]:
-        return self._read(Tail(0, GENESIS, 0))
+        """All good commits in order; ``LogCorrupt`` on corruption; a torn tail is skipped,
+        and moved aside by a read under ``writing``."""
+        return self._read(None)
 
-    def read_after(self, anchor: Tail, verify_prefix: bool = False) -> Iterator[Record]:
-        lines = list(self.lines)
-        if anchor.seq and (len(lines) < anchor.seq or frame_hash(lines[anchor.seq - 1]) != anchor.hash):
-            raise StaleAnchor(f"commit {anchor.seq} is not the one cached")
-        if verify_prefix:
-            for _ in self._read(Tail(0, GENESIS, 0), lines[:anchor.seq]):
-                pass
-        return self._read(anchor, lines[anchor.seq:])
-
-    def _read(self, start: Tail, lines: list[bytes] | None = None) -> Iterator[Record]:
-        problems: list[Damage] = []
-        yield from scan(list(self.lines) if lines is None else lines, problems, [start])
-        if problems:
-            raise LogCorrupt(problems[0].line, problems[0].why)
+    def read_after(self, anchor: Tail) -> Iterator[Record]:
+        """The commits after ``anchor``; ``StaleAnchor`` unless its commit is still there."""
+        return self._read(anchor)
 
     def position(self) -> Tail | None:
-        tail = [Tail(0, GENESIS, 0)]
-        for _ in scan(list(self.lines), [], tail):
-            pass
-        return tail[0]
+        """Where the last read or append of this handle left the log (None before any)."""
+        return self._tail
 
-    def writing(self) -> contextlib.AbstractContextManager[None]:
-        @contextlib.contextmanager
-        def hold() -> Iterator[None]:
-            with self._lock:
+    def audit(self, found: list[Damage]) -> Iterator[Record]:
+        """Every good commit, then the damage into ``found``; never raises, never recovers."""
+        lines = list(self.lines)
+        problems: list[Damage] = []
+        yield from scan(lines, problems, [_START])
+        damage = classify(problems, lines[problems[0].line:] if problems else [])
+        if damage is not None:
+            found.append(damage)
+
+    def _read(self, anchor: Tail | None) -> Iterator[Record]:
+        lines = list(self.lines)
+        if anchor is not None:
+            _check_anchor(lines, anchor)
+        problems: list[Damage] = []
+        tail = [anchor or _START]
+        yield from scan(lines[tail[0].seq:], problems, tail)
+        damage = classify(problems, lines[problems[0].line:] if problems else [])
+        if damage is not None and damage.framed:
+            raise LogCorrupt(damage.line, damage.why)
+        if damage is not None and self._held:
+            good = tail[0].seq
+            self.aside.append(b"".join(lines[good:]))
+            del self.lines[good:]
+        self._tail = tail[0]
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the writers' lock; the first full read under it recovers a torn tail."""
+        with self._storage.lock:
+            self._held, self._tail = True, None
+            try:
                 yield
-
-        return hold()
+            finally:
+                self._held = False
 
     def append(self, draft: Draft, expected_seq: int) -> Record:
-        with self._lock:
-            records = list(self.read())
-            tail = Tail(len(records), records[-1]["hash"] if records else GENESIS, 0)
-            if tail.seq != expected_seq:
-                raise Conflict(conflict_message(expected_seq, tail.seq))
-            record = draft_record(draft, tail)
-            line, _digest = encode(record)
-            self.lines.append(line)
-            return decode(line)
+        if not self._held:
+            raise RuntimeError("append needs the writer lock: use 'with log.writing():'")
+        if self._tail is None:
+            for _ in self.read():
+                pass
+        tail = self._tail or _START
+        if tail.seq != expected_seq:
+            raise Conflict(conflict_message(expected_seq, tail.seq))
+        line, digest = encode(draft_record(draft, tail))
+        self.lines.append(line)
+        self._tail = Tail(tail.seq + 1, digest, tail.size + len(line), tail.size)
+        return decode(line)
+
+
+def _check_anchor(lines: list[bytes], anchor: Tail) -> None:
+    if anchor.seq == 0:
+        return
+    line = lines[anchor.seq - 1] if len(lines) >= anchor.seq else b""
+    if frame_hash(line) != anchor.hash or decode(line).get("seq") != anchor.seq:
+        raise StaleAnchor(f"commit {anchor.seq} is not where or what the cache says")

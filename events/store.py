@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from events.log import fsync_dir
+from events.disk import fsync_dir
 from lifecycle.errors import UserError
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")

@@ -1,24 +1,7 @@
-"""lifecycle: an event-sourced model lifecycle engine.
+"""lifecycle: the pure domain of the model lifecycle engine.
 
-This package is the pure domain (state, commands, ``decide``, ``evolve``, policy,
-transitions); none of its modules do I/O. ``ModelDeployer``, the Python API, is
-re-exported here lazily (it lives in ``service.api``) so that ``from lifecycle import
-ModelDeployer`` works without the domain importing any I/O code.
+State, commands, domain events (``lifecycle.schema``), ``decide``, ``evolve``, policy,
+statistics, transitions and domain errors. No module here does I/O or imports any other
+package of the project (``make lint`` checks it with import-linter). The Python API,
+``ModelDeployer``, is an entry point: ``from api import ModelDeployer``.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from service.api import ModelDeployer
-
-__all__ = ["ModelDeployer"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ModelDeployer":
-        from service.api import ModelDeployer
-
-        return ModelDeployer
-    raise AttributeError(f"module 'lifecycle' has no attribute {name!r}")

@@ -15,17 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from events.schema import (
-    Archived,
-    DataAdded,
-    Evaluated,
-    Imported,
-    Observed,
-    Promoted,
-    Rejected,
-    RolledBack,
-    Trained,
-)
 from lifecycle.alerts import assess
 from lifecycle.commands import (
     AddData,
@@ -41,6 +30,17 @@ from lifecycle.commands import (
     Submit,
 )
 from lifecycle.errors import Conflict, UserError
+from lifecycle.schema import (
+    Archived,
+    DataAdded,
+    Evaluated,
+    Imported,
+    Observed,
+    Promoted,
+    Rejected,
+    RolledBack,
+    Trained,
+)
 from lifecycle.state import ModelRecord, State
 from lifecycle.transitions import allowed
 from lifecycle.versions import FIRST_VERSION, Version, check_family, model_id, parse_version

@@ -13,7 +13,7 @@ command builds incrementally and the state ``replay`` rebuilds come from the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lifecycle.state import Json, ModelRecord, State, evaluation_key
@@ -39,6 +39,15 @@ def apply_commit(state: State, record: Mapping[str, Any]) -> State:
     for event in record["events"]:
         state = evolve(state, event, at)
     return state.at_position(record["seq"], record["hash"], at)
+
+
+def fold(records: Iterable[Mapping[str, Any]], start: State | None = None) -> State:
+    """The state after the commits, folded one by one onto ``start`` (default: empty): the
+    one fold of the product (replay, commands, caches and tests all use it)."""
+    state = State() if start is None else start
+    for record in records:
+        state = apply_commit(state, record)
+    return state
 
 
 def _put(state: State, record: ModelRecord, **changes: Any) -> State:
@@ -73,7 +82,6 @@ def _trained(state: State, e: Json, at: str) -> State:
 
 
 def _evaluated(state: State, e: Json, at: str) -> State:
-    # lifecycle.fold stores evaluations without calling this (``_stored``): keep them in step
     record = state.models[e["model_id"]]
     key = evaluation_key(e["dataset"], e.get("dataset_digest"))
     evaluation = dict(e)

@@ -15,7 +15,6 @@ from typing import Any, Literal, NamedTuple
 
 import immutables
 
-from events.codec import GENESIS
 from lifecycle.errors import NotFound
 from lifecycle.versions import Version, check_ref, is_version, parse_version, split_model_id
 
@@ -23,6 +22,9 @@ Status = Literal["challenger", "champion", "archived", "rejected", "pre_rollback
 ARCHIVE_STATUSES: tuple[Status, ...] = ("archived", "rejected", "pre_rollback")
 
 Json = Mapping[str, Any]
+
+
+GENESIS = "0" * 64  # the ``prev`` of the first commit, and the head of the empty state
 
 
 class ModelRecord(NamedTuple):

@@ -23,25 +23,17 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import shutil
 import stat
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from events.store import BlobStore, write_all
 from lifecycle.errors import UserError
-from projections._staging import stage_by_folder
 from projections.layout import MANAGED_DIRS, Content, Link, Symlink, Tree
 from projections.registry import REGISTRY_PATH
 
 TMP_PREFIX = "."
-_PARALLEL_SYNC = 8  # files or folders to make durable before threads pay
-_SYNC_THREADS = 16
-_WHOLE_FS_FROM = 64  # files or folders at once: one syncfs instead (a rebuild)
-_PARALLEL_STAGE = 256  # files to write before a second thread pays
 
 
 def plan(root: Path, tree: Tree, store: BlobStore,
@@ -165,13 +157,8 @@ def _publish(root: Path, paths: list[str], tree: Tree, store: BlobStore) -> tupl
 
 def _stage_all(root: Path, paths: list[str], tree: Tree, store: BlobStore, made: dict[str, bool],
                staged: list[tuple[str, str, bool]]) -> list[str]:
-    """``_stage`` every path, in order; many (a rebuild) on two threads (``_staging``)."""
-    def stage(rel: str, made: dict[str, bool], staged: list[tuple[str, str, bool]]) -> str:
-        return _stage(root, rel, tree[rel], store, made, staged)
-
-    if len(paths) < _PARALLEL_STAGE:
-        return [stage(rel, made, staged) for rel in paths]
-    return stage_by_folder(paths, stage, made, staged)
+    """``_stage`` every path, in order."""
+    return [_stage(root, rel, tree[rel], store, made, staged) for rel in paths]
 
 
 def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobStore, made: dict[str, bool],
@@ -209,28 +196,15 @@ def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobSto
 
 
 def _fsync_files(paths: list[str]) -> None:
-    """fsync every file: one ``syncfs`` per file system for many at once (Linux), else on
-    threads (the journal commits them together), else one by one."""
-    if len(paths) >= _WHOLE_FS_FROM and _syncfs_all({os.path.dirname(p) for p in paths}):
-        return
-    _fsync_each(paths)
+    """fsync every written file, one by one."""
+    for path in paths:
+        _fsync_path(path)
 
 
 def _sync(directories: set[str]) -> None:
-    """fsync every folder (their entries), as ``_fsync_files``."""
-    existing = sorted(d for d in directories if os.path.isdir(d))
-    if len(existing) >= _WHOLE_FS_FROM and _syncfs_all(set(existing)):
-        return
-    _fsync_each(existing)
-
-
-def _fsync_each(paths: list[str]) -> None:
-    if len(paths) < _PARALLEL_SYNC:
-        for path in paths:
-            _fsync_path(path)
-        return
-    with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
-        list(pool.map(_fsync_path, paths))
+    """fsync every folder that exists (their entries), one by one."""
+    for directory in sorted(d for d in directories if os.path.isdir(d)):
+        _fsync_path(directory)
 
 
 def _fsync_path(path: str) -> None:
@@ -239,47 +213,6 @@ def _fsync_path(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _syncfs_all(directories: set[str]) -> bool:
-    """``syncfs(2)`` once on each file system that holds these folders: everything written
-    there, file data and folder entries, is on disk when it returns. False (nothing done)
-    where the call does not exist; an error is raised as ``OSError``, like fsync's."""
-    call = _syncfs_call()
-    if call is None:
-        return False
-    devices: dict[int, str] = {}
-    for directory in sorted(directories):
-        devices.setdefault(os.stat(directory).st_dev, directory)
-    for directory in devices.values():
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            if call(fd) != 0:
-                import ctypes
-
-                errno = ctypes.get_errno()
-                raise OSError(errno, os.strerror(errno), directory)
-        finally:
-            os.close(fd)
-    return True
-
-
-@functools.cache
-def _syncfs_call() -> Callable[[int], int] | None:
-    """libc's ``syncfs`` where it reports write-back errors (Linux 5.8 and later), else None."""
-    release = os.uname().release.split(".")
-    try:
-        if os.uname().sysname != "Linux" or (int(release[0]), int(release[1])) < (5, 8):
-            return None
-    except (ValueError, IndexError):
-        return None
-    try:
-        import ctypes
-
-        call: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    return call
 
 
 def _is_right(path: Path, entry: Link | Content | Symlink, store: BlobStore) -> bool:

@@ -1,11 +1,13 @@
 """A cache of the folded state, so that reading commands need not fold the whole log.
 
 Guarantees (ENGINEERING.md rule 12):
-1. Only a cache: ``<root>/cache/state.json`` records the commit it reflects (sequence
-   number, hash, where its line lies). It is used only while that line is still there with
-   that hash (``EventLog.read_after`` checks it); the commits after it are read from the log
-   and folded as usual. A missing, unreadable, foreign or stale file is ignored: the whole
-   log is folded, exactly as without a cache. Deleting ``cache/`` is always safe.
+1. Only a cache, for reading commands: ``<root>/cache/state.json`` records the commit it
+   reflects (sequence number, hash, where its line lies). It is used only while that line
+   is still there with that hash (``EventLog.read_after`` checks it); the commits after it
+   are read from the log and folded as usual. A missing, unreadable, foreign or stale file
+   is ignored: the whole log is folded, exactly as without a cache. A writing command never
+   reads it (it folds the whole log under its lock), and ``lifecycle verify`` compares it
+   with the fold of the log up to its commit. Deleting ``cache/`` is always safe.
 2. A cache written by other fold code (another version of ``lifecycle/evolve.py``,
    ``state.py`` or ``transitions.py``) is ignored: the file records their digest.
 3. Encoding round-trips: ``state_from_json(state_to_json(s))`` projects to the same bytes
@@ -26,7 +28,7 @@ from typing import Any, NamedTuple
 import immutables
 import orjson
 
-from events.log import Tail
+from events.port import Tail
 from lifecycle.state import ModelRecord, State
 from lifecycle.versions import parse_version
 
@@ -46,13 +48,13 @@ class Snapshot(NamedTuple):
 @functools.cache
 def fold_code() -> str:
     """The digest of the code that folds events into a ``State``."""
+
     import lifecycle.evolve
-    import lifecycle.fold
     import lifecycle.state
     import lifecycle.transitions
 
     digest = hashlib.sha256()
-    for module in (lifecycle.evolve, lifecycle.fold, lifecycle.state, lifecycle.transitions):
+    for module in (lifecycle.evolve, lifecycle.state, lifecycle.transitions):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()
 

@@ -22,8 +22,6 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
-import functools
-import gc
 import signal
 import sys
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -33,11 +31,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from events.log import Draft, EventLog, JsonlLog, Record, StaleAnchor, fsync_dir
+from events.disk import fsync_dir
+from events.port import Draft, EventLog, Record, StaleAnchor
 from lifecycle.errors import LogCorrupt, UserError
 from lifecycle.evolve import apply_commit
-from lifecycle.fold import CommitRefused, Evaluations, Fold
+from lifecycle.evolve import fold as fold_commits
 from lifecycle.state import State
+from lifecycle.transitions import InvalidTransition
 from projections import snapshot
 from projections.reconcile import ProjectionIncomplete
 from projections.registry import REGISTRY_PATH
@@ -96,64 +96,30 @@ def fold(
     start: State | None = None,
 ) -> State:
     """The state after the given commits (stopping at a commit number or a time), folded
-    onto ``start`` (a cached state) or the empty state. A log reader passed in is closed
-    on return, so its shared lock never outlives the fold (even when it raises)."""
-    folder = Fold(start)
+    onto ``start`` (a cached state) or the empty state, with ``lifecycle.evolve.fold``. A
+    log reader passed in is closed on return, so its shared lock never outlives the fold.
+    A commit that cannot be applied is corruption (``LogCorrupt`` naming it)."""
+    def until(records: Iterable[Record]) -> Iterator[Record]:
+        for record in records:
+            if (at_seq is not None and record["seq"] > at_seq) or (
+                    as_of is not None and record["time"] > as_of):
+                return
+            yield record
+
+    last = [0]
+
+    def numbered(records: Iterable[Record]) -> Iterator[Record]:
+        for record in records:
+            last[0] = record["seq"]
+            yield record
+
     try:
-        with _gc_paused():
-            try:
-                for record in records:
-                    if (at_seq is not None and record["seq"] > at_seq) or (
-                        as_of is not None and record["time"] > as_of
-                    ):
-                        break
-                    folder.add(record)
-            except LogCorrupt as exc:
-                folder.refuse_before(exc.line)  # an earlier commit that cannot apply comes first
-                raise
-            return folder.state()
-    except CommitRefused as exc:
-        raise LogCorrupt(exc.seq, f"it cannot be applied: {exc.why}") from None
+        return fold_commits(numbered(until(records)), start)
+    except InvalidTransition as exc:
+        raise LogCorrupt(last[0], f"it cannot be applied: {exc}") from None
     finally:
         if isinstance(records, Generator):
             records.close()
-
-
-def fold_whole(log: EventLog) -> State:
-    """The state after every commit of the log; a large log file is read and folded on two
-    cores (``JsonlLog.read_in_halves``), with the same result and the same errors."""
-    if isinstance(log, JsonlLog):
-        folder = Fold()
-
-        def take(records: Iterator[Record | Evaluations]) -> None:
-            for record in records:
-                if isinstance(record, Evaluations):
-                    folder.add_evaluations(record)
-                else:
-                    folder.add(record)
-
-        try:
-            with _gc_paused():
-                reduced = log.read_in_halves(take, "lifecycle.fold:reduce_segment")
-                if reduced is not None:
-                    folder.add_reduced(reduced)
-                    return folder.state()
-        except CommitRefused as exc:
-            raise LogCorrupt(exc.seq, f"it cannot be applied: {exc.why}") from None
-    return fold(log.read())
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a fold runs: it makes no reference cycles, and
-    the collector, run every few hundred of its allocations, costs a fold a fifth."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Outcome(NamedTuple):
@@ -163,26 +129,22 @@ class Outcome(NamedTuple):
 
 
 class Engine:
-    def __init__(
-        self, root: Path, *, actor: str | None = None, clock: Clock = utc_now,
-        log: EventLog | None = None,
-    ) -> None:
+    """One registry root over its log and store (built by the composition root,
+    ``bootstrap.open_engine``, and handed in)."""
+
+    def __init__(self, root: Path, *, log: EventLog, store: BlobStore, clock: Clock = utc_now,
+                 actor: str | None = None) -> None:
         self.root = root
-        self._actor = actor
+        self.log = log
+        self.store = store
         self.clock = clock
-        self.log: EventLog = log or JsonlLog(root / LOG_NAME, root / "events.lock")
+        self._actor = actor
 
     @property
     def actor(self) -> str:
         if self._actor is None:
             self._actor = default_actor()
         return self._actor
-
-    @functools.cached_property
-    def store(self) -> BlobStore:
-        from events.store import BlobStore
-
-        return BlobStore(self.root / "store")
 
     # -- set-up ---------------------------------------------------------------------
     @property
@@ -212,20 +174,16 @@ class Engine:
         return self.log.read()
 
     def records_about(self, model_id: str) -> list[Record]:
-        """The commits with an event about one model (through the history index)."""
+        """The commits with an event about one model (a filter over the read)."""
         self.require_root()
-        if not isinstance(self.log, JsonlLog):
-            return [r for r in self.log.read() if any(e.get("model_id") == model_id for e in r["events"])]
-        from projections.history_index import records_with
-
-        return records_with(self.root, self.log, model_id)
+        return [r for r in self.log.read() if any(e.get("model_id") == model_id for e in r["events"])]
 
     def state(self, *, at_seq: int | None = None, as_of: str | None = None) -> State:
         """The state after every commit, or as it was at a commit or a time.
 
-        The current state starts from the cached one (``projections.snapshot``) when its
-        commit is still in the log with its hash, and folds only what came after.
-        """
+        A reading command starts from the cached state (``projections.snapshot``) when its
+        commit is still in the log with its hash, and folds only what came after; writers
+        never do (``_fold``)."""
         self.require_root()
         if at_seq is not None or as_of is not None:
             return fold(self.log.read(), at_seq=at_seq, as_of=as_of)
@@ -235,7 +193,7 @@ class Engine:
             with contextlib.suppress(StaleAnchor):
                 state = fold(self.log.read_after(cached.anchor), start=cached.state)
         if state is None:
-            cached, state = None, fold_whole(self.log)
+            cached, state = None, fold(self.log.read())
         if snapshot.due(cached, state):
             self._cache(state)
         return state
@@ -357,7 +315,7 @@ class Engine:
         self.require_root()
         with self.log.writing():
             self.store.clean_temps()
-            state = fold_whole(self.log)  # the whole log, whatever the cache says
+            state = fold(self.log.read())  # the whole log, whatever the cache says
             changes = self.project(state)
             self._cache(state)
             return state, changes
@@ -377,14 +335,9 @@ class Engine:
                      scope=folders_of(before, changed))
 
     def _fold(self) -> State:
-        """The state a writer decides on: from the cached state when there is one (the lines
-        it stands for are still checked, hashes and links, so corruption anywhere stops the
-        write), else the whole log."""
-        cached = snapshot.load(self.root)
-        if cached is not None:
-            with contextlib.suppress(StaleAnchor):
-                return fold(self.log.read_after(cached.anchor, verify_prefix=True), start=cached.state)
-        return fold_whole(self.log)
+        """The state a writer decides on: the whole log, folded under the writer lock (a
+        cache is never trusted by a writer: ENGINEERING rule 12)."""
+        return fold(self.log.read())
 
     def _heal(self, state: State) -> None:
         """Re-project when the registry is not exactly what the log says it must be."""

@@ -78,7 +78,7 @@ def load_metrics(path: Path) -> dict[str, Any]:
     refused rather than converted."""
     from pydantic import ValidationError
 
-    from events.schema import Metrics
+    from lifecycle.schema import Metrics
 
     data = read_json(path, "metrics file")
     if not isinstance(data, dict):

@@ -4,7 +4,8 @@ Checks, in order: the hash chain and framing of every line; every commit against
 event schema (and that it is stored in canonical form); that the commits fold without
 an invalid transition; every referenced blob against its digest; the registry and the
 folders against the projection of the state; the production file against the champion's
-recorded bytes; temp files left in the store by interrupted writes. Returns a list of
+recorded bytes; temp files left in the store by interrupted writes; the cached state
+against the fold of the log up to the commit it names. Returns a list of
 problems (empty: ok). A torn tail (a crash during an append) is a problem, but the commits
 before it are a sound log, so their blobs and folders are still checked.
 """
@@ -15,8 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from events.codec import GENESIS
-from events.log import Damage, JsonlLog, Tail, scan
+from events.port import Damage, EventLog
 from events.store import BlobStore
 from lifecycle.evolve import apply_commit
 from lifecycle.state import State
@@ -32,11 +32,17 @@ class Report:
         self.blobs = 0
 
 
-def verify(root: Path, log: JsonlLog, store: BlobStore) -> Report:
+def verify(root: Path, log: EventLog, store: BlobStore) -> Report:
+    from projections import snapshot
+
     report = Report()
-    state = _check_log(log, report)
+    cached = snapshot.load(root)
+    seen: dict[int, State] = {cached.state.seq: State()} if cached else {}
+    state = _check_log(log, report, seen)
     if state is None:
         return report
+    if cached is not None:
+        _check_cache(root, cached.state, seen.get(cached.state.seq), report)
     _check_blobs(state, store, report)
     _check_projection(root, state, store, report)
     _check_production(root, state, store, report)
@@ -44,28 +50,24 @@ def verify(root: Path, log: JsonlLog, store: BlobStore) -> Report:
     return report
 
 
-def _lines(path: Path) -> Iterator[bytes]:
-    if path.exists():
-        with open(path, "rb") as f:
-            yield from f
-
-
-def _check_log(log: JsonlLog, report: Report) -> State | None:
+def _check_log(log: EventLog, report: Report, seen: dict[int, State]) -> State | None:
+    """Fold the whole log, checking each commit; ``seen``: seq -> the state after it, for
+    the commit numbers asked for (0: the empty state)."""
     from pydantic import ValidationError
 
-    from events.schema import validate_commit
+    from lifecycle.schema import validate_commit
 
-    problems: list[Damage] = []
-    tail = [Tail(0, GENESIS, 0)]
+    found: list[Damage] = []
     state = State()
-    lines = _lines(log.path)
-    for record in scan(lines, problems, tail):
+    for record in log.audit(found):
         number = record["seq"]
         try:
             canonical = validate_commit(record).model_dump(mode="json", exclude_none=True)
             if canonical["events"] != record["events"]:
                 report.problems.append(f"line {number}: not in canonical form")
             state = apply_commit(state, record)
+            if number in seen:
+                seen[number] = state
         except ValidationError as exc:
             report.problems.append(f"line {number}: does not match the event schema ({exc.errors()[0]['msg']})")
         except InvalidTransition as exc:
@@ -73,13 +75,20 @@ def _check_log(log: JsonlLog, report: Report) -> State | None:
         report.commits += 1
         report.events += len(record["events"])  # a list: the log's reader refuses other shapes
     sound = not report.problems
-    if problems:
-        damage = JsonlLog._classify(problems, lines)
-        assert damage is not None
+    for damage in found:
         kind = "corrupt" if damage.framed else "torn tail (recovered by the next writing command)"
         report.problems.append(f"events.jsonl line {damage.line}: {damage.why}: {kind}")
         sound = sound and not damage.framed
     return state if sound else None
+
+
+def _check_cache(root: Path, cached: State, folded: State | None, report: Report) -> None:
+    """The cached state (only a cache) must be what folding the log up to its commit gives."""
+    from projections import snapshot
+
+    if folded is None or snapshot.state_to_json(cached) != snapshot.state_to_json(folded):
+        report.problems.append(f"{snapshot.snapshot_path(root).relative_to(root)}: differs from the fold of the "
+                               f"log up to commit {cached.seq} (a forged or damaged cache: delete cache/)")
 
 
 def _blobs(state: State) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bootstrap import open_engine
 from cli.app import app
-from service.engine import Engine
 
 ARCH = "convnext_atto"
 
@@ -28,7 +28,7 @@ def candidates(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     path = tmp_path / "root"
-    Engine(path).init()
+    open_engine(path).init()
     return path
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import ModelDeployer
+from api import ModelDeployer
 from lifecycle.errors import UserError
 from tests.conftest import Cli
 

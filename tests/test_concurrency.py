@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap import open_engine
 from events.codec import frame_hash
 from events.log import Draft
 from lifecycle.errors import Conflict
 from projections.registry import REGISTRY_PATH, registry_bytes
-from service.engine import Engine
 from tests.conftest import Cli
 from tests.helpers.workload import REPO, evaluation, fake_submit, prepare, spawn
 
@@ -75,7 +75,7 @@ def _check_root(root: Path, acked: list[tuple[int, str]], expected_commits: int)
     lines = raw.split(b"\n")
     assert lines[-1] == b""  # ends with a newline: no partial commit
     assert all(frame_hash(line + b"\n") is not None for line in lines[:-1])
-    records = list(Engine(root).records())
+    records = list(open_engine(root).records())
     assert len(records) == expected_commits
     assert [r["seq"] for r in records] == list(range(1, expected_commits + 1))
     hashes = {r["seq"]: r["hash"] for r in records}
@@ -83,7 +83,7 @@ def _check_root(root: Path, acked: list[tuple[int, str]], expected_commits: int)
     assert len(set(seqs)) == len(seqs), "two writers were acknowledged the same commit"
     for seq, digest in acked:
         assert hashes[seq] == digest, f"acknowledged commit {seq} lost or changed"
-    state = Engine(root).state()
+    state = open_engine(root).state()
     assert (root / REGISTRY_PATH).read_bytes() == registry_bytes(state)
     result = _cli_verify(root)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -91,14 +91,14 @@ def _check_root(root: Path, acked: list[tuple[int, str]], expected_commits: int)
 
 
 def _datasets(root: Path) -> Counter[str]:
-    return Counter(e["dataset"] for r in Engine(root).records() for e in r["events"]
+    return Counter(e["dataset"] for r in open_engine(root).records() for e in r["events"]
                    if e["type"] == "evaluated")
 
 
 def test_concurrent_writers_lose_nothing_and_never_interleave(tmp_path: Path) -> None:
     root = tmp_path / "root"
     prepare(root, champions=1)
-    setup = len(list(Engine(root).records()))
+    setup = len(list(open_engine(root).records()))
     go, stop = tmp_path / "go", tmp_path / "stop"
     with _children() as procs:
         reader = spawn("read", root, str(stop))
@@ -130,7 +130,7 @@ def test_optimistic_writers_retry_conflicts_and_apply_each_command_once(
 ) -> None:
     root = tmp_path / "root"
     prepare(root, champions=1)
-    setup = len(list(Engine(root).records()))
+    setup = len(list(open_engine(root).records()))
     go = tmp_path / "go"
     writers, commands = 3, 15
     conflicts = 0
@@ -177,7 +177,7 @@ def test_racing_commands_are_decided_one_after_another(tmp_path: Path, kind: str
     expected = "still waiting for a decision" if kind == "submit" else "there is no challenger"
     assert all(expected in out for out in refused), refused
     _check_root(root, acked, setup + 1)
-    state = Engine(root).state()
+    state = open_engine(root).state()
     assert [m.status for m in state.models.values()].count("champion") == 1
     assert (state.challenger is None) == (kind == "promote")
 
@@ -227,7 +227,7 @@ def test_stale_expected_seq_between_processes(tmp_path: Path) -> None:
     """A decision made before another process appended is refused."""
     root = tmp_path / "root"
     prepare(root, champions=1)
-    mine = Engine(root)
+    mine = open_engine(root)
     seen = mine.state().seq
     go = tmp_path / "go"
     go.touch()
@@ -244,7 +244,7 @@ def test_stale_expected_seq_between_processes(tmp_path: Path) -> None:
 
 def test_cli_expect_seq_stale_exits_2(cli: Cli, root: Path, metrics_file) -> None:  # type: ignore[no-untyped-def]
     prepare(root, champions=1)
-    seq = Engine(root).state().seq
+    seq = open_engine(root).state().seq
     metrics = str(metrics_file(magnitude_accuracy=91.0, azimuth_accuracy=61.0))
     cli("evaluate", "champion", "--metrics-file", metrics, "--expect-seq", str(seq))
     before = (root / "events.jsonl").read_bytes()

@@ -23,6 +23,7 @@ from unittest import mock
 
 import pytest
 
+from bootstrap import open_engine
 from events.log import JsonlLog
 from lifecycle.commands import Promote
 from projections.layout import PRODUCTION_LINK, PRODUCTION_TARGET
@@ -105,7 +106,7 @@ def _check_projection(engine: Engine) -> None:
 
 def _crash_rounds(root: Path, mode: str, seed: int, *args: str) -> dict[str, int]:
     rng = random.Random(seed)
-    known = len(list(Engine(root).records()))
+    known = len(list(open_engine(root).records()))
     all_acked: list[tuple[int, str]] = []
     stats = {"acked": 0, "torn_tails": 0, "rounds_without_ack": 0, "stale_projection": 0,
              "unacked_commits": 0}
@@ -126,7 +127,7 @@ def _crash_rounds(root: Path, mode: str, seed: int, *args: str) -> dict[str, int
         stats["acked"] += len(acked)
         stats["rounds_without_ack"] += not acked
 
-        engine = Engine(root, actor="checker")
+        engine = open_engine(root, actor="checker")
         head = list(engine.records())[-1]
         stats["stale_projection"] += engine.registry_position() != (head["seq"], head["hash"])
         stats["unacked_commits"] += head["seq"] - max(known, acked[-1][0] if acked else 0)
@@ -140,7 +141,7 @@ def _crash_rounds(root: Path, mode: str, seed: int, *args: str) -> dict[str, int
         if how != 2:  # a read-only reopen: the next child's first command must heal
             _check_projection(engine)
     stats["torn_tails"] = len(list(root.glob("events.jsonl.broken-*")))
-    engine = Engine(root, actor="checker")
+    engine = open_engine(root, actor="checker")
     engine.replay()
     _check_log(engine, all_acked)
     _check_projection(engine)
@@ -167,7 +168,7 @@ def test_kill_during_rollbacks(tmp_path: Path) -> None:
     prepare(root, champions=3)
     stats = _crash_rounds(root, "rollback", 20240602)
     assert _commands(root).count("rollback") >= ROUNDS // 2, stats
-    state = Engine(root).state()
+    state = open_engine(root).state()
     assert len(state.models) == 3  # rollbacks never create or lose a model
 
 
@@ -200,13 +201,13 @@ def _die_at(root: Path, kind: str, boundary: int) -> tuple[int, bytes]:
 def test_kill_at_every_write_fsync_and_replace(template: Path, tmp_path: Path, kind: str) -> None:
     """SIGKILL just before each os.write / os.fsync / os.replace of one promotion (or
     rollback): the commit is whole or absent, and a reopen converges."""
-    before = list(Engine(template).records())
+    before = list(open_engine(template).records())
     boundary, seen_commit = 1, False
     while True:
         root = tmp_path / f"b{boundary}"
         copy_root(template, root)
         code, out = _die_at(root, kind, boundary)
-        engine = Engine(root, actor="checker")
+        engine = open_engine(root, actor="checker")
         records = list(engine.records())
         assert [r["hash"] for r in records[: len(before)]] == [r["hash"] for r in before]
         if code == 0:  # the command made fewer calls than ``boundary``: it completed
@@ -258,7 +259,7 @@ def test_recovery_removes_temp_files_of_a_killed_writer(template: Path, tmp_path
     code, _ = _die_at(root, "promote", boundary)
     assert code == -signal.SIGKILL
     assert list((root / "config").glob(".*.tmp-*"))  # what the kill left behind
-    Engine(root).replay()
-    Engine(root).execute(evaluation("champion", "after-kill"))
+    open_engine(root).replay()
+    open_engine(root).execute(evaluation("champion", "after-kill"))
     leftovers = [str(p.relative_to(root)) for p in root.rglob(".*.tmp-*")]
     assert leftovers == []

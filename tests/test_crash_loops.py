@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap import open_engine
 from projections.layout import desired_tree
-from service.engine import Engine, fold
+from service.engine import fold
 from service.verify import verify
 from tests.helpers import crashloop
 from tests.helpers.faults import SEED, half_written
@@ -81,7 +82,7 @@ def test_kill_loop_of_the_daemon_processing_drops(
     from tests.conftest import Cli
 
     root = tmp_path / "root"
-    Engine(root).init()
+    open_engine(root).init()
     shutil.copytree(holdout, root / "data" / "benchmark")
     for n, candidate in enumerate(candidates):
         drop(root, candidate, f"d{n}")
@@ -94,7 +95,7 @@ def test_kill_loop_of_the_daemon_processing_drops(
         finally:
             child.kill()
             child.wait()
-        engine = Engine(root)
+        engine = open_engine(root)
         records = list(engine.records())
         assert [r["hash"] for r in records[: len(seen)]] == seen
         seen = [r["hash"] for r in records]
@@ -107,5 +108,5 @@ def test_kill_loop_of_the_daemon_processing_drops(
     assert models == [f"convnext_v1.0.{n}" for n in range(len(candidates))]
     decided = [r["model_id"] for r in cli.json("history") if r["type"] in ("promoted", "rejected")]
     assert sorted(decided) == models
-    engine = Engine(root)
+    engine = open_engine(root)
     assert verify(root, engine.log, engine.store).problems == []  # type: ignore[arg-type]

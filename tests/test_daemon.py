@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from bootstrap import open_engine
 from tests.conftest import Cli
 
 WATCH = ["watch", "--once", "--device", "cpu"]
@@ -115,7 +116,7 @@ def test_the_same_weights_dropped_twice_register_once(site: Cli, root: Path, can
 
 
 def test_a_second_daemon_is_refused(site: Cli, root: Path) -> None:
-    from service.daemon import single_instance
+    from daemon.loop import single_instance
 
     with single_instance(root):
         result = site(*WATCH, code=2)
@@ -284,14 +285,13 @@ def test_a_milder_observation_does_not_cancel_a_pending_rollback(
 
 
 def test_a_rejected_challengers_events_do_not_retrigger_training(root: Path) -> None:
+    from daemon.loop import Daemon, WatchOptions
+    from daemon.steplog import StepLog
     from lifecycle.commands import AddData, Reject, Submit
     from models.classes import default_classes
-    from service.daemon import Daemon, WatchOptions
     from service.daemon_config import Settings, Triggers
-    from service.engine import Engine
-    from service.steplog import StepLog
 
-    engine = Engine(root)
+    engine = open_engine(root)
     image = {"name": "x.png", **engine.store.put_bytes(b"png")}
     ids = [f"GTO_2026010{n}" for n in range(5)]
     for event_id in ids:

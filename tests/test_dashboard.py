@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
+from bootstrap import open_engine
+
 pytest.importorskip("streamlit")
 
 from streamlit.testing.v1 import AppTest
@@ -62,7 +64,7 @@ def evaluation(engine: Engine, ref: str, right: int, mag: float, azi: float) -> 
 def build_root(path: Path) -> Engine:
     """Champion v1.0.3 (promoted by hand); archive: v1.0.2 rejected (McNemar), v1.0.1 and
     v1.0.0 former champions; challenger v1.0.4 waiting; two events in the pool."""
-    engine = Engine(path, actor="alice@lab")
+    engine = open_engine(path, actor="alice@lab")
     engine.init()
     submit(engine, "a", ("GTO_20240101",))
     engine.execute(evaluation(engine, "challenger", 80, 80.0, 60.0))
@@ -114,7 +116,7 @@ def goto(at: AppTest, page: str) -> AppTest:
 
 
 def records(root: Path) -> list[dict[str, Any]]:
-    return list(Engine(root).records())
+    return list(open_engine(root).records())
 
 
 # -- pages -------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ def test_concurrent_change_is_refused_and_said(built: Engine) -> None:
     shown = texts(at)
     assert "Not rolled back" in shown and "changed meanwhile" in shown and "retry" in shown
     assert records(root)[-1]["command"] == "record_evaluation"
-    assert Engine(root).state().champion_record().version == "1.0.3"  # type: ignore[union-attr]
+    assert open_engine(root).state().champion_record().version == "1.0.3"  # type: ignore[union-attr]
 
 
 def test_token_is_asked_before_the_action(built: Engine) -> None:
@@ -292,7 +294,7 @@ def test_pool_progress_uses_the_trigger_config(built: Engine) -> None:
 
 def test_empty_and_missing_roots_are_friendly(tmp_path: Path) -> None:
     root = tmp_path / "empty"
-    Engine(root).init()
+    open_engine(root).init()
     at = app(root).run()
     assert "no model yet" in texts(at)
     for page in ("Archive", "Versions chart", "Compare", "Test an event", "History", "Pool"):
@@ -311,7 +313,7 @@ def test_corrupt_log_is_a_message_not_a_traceback(built: Engine) -> None:
 
 
 def test_many_versions_are_paginated(tmp_path: Path) -> None:
-    engine = Engine(tmp_path / "root", actor="bob@lab")
+    engine = open_engine(tmp_path / "root", actor="bob@lab")
     engine.init()
     for n in range(55):
         submit(engine, f"m{n}")
@@ -352,7 +354,7 @@ def test_launch_refuses_actions_on_a_public_host_without_token(tmp_path: Path,
     monkeypatch.delenv(access.TOKEN_ENV, raising=False)
     monkeypatch.delenv(access.TOKEN_FILE_ENV, raising=False)
     root = tmp_path / "root"
-    Engine(root).init()
+    open_engine(root).init()
     with pytest.raises(UserError, match="needs a token"):
         prepare(root, host="0.0.0.0", port=8501, allow_actions=True)
     command, env = prepare(root, host="0.0.0.0", port=8501, allow_actions=False)  # read-only: fine
@@ -387,7 +389,7 @@ def test_serve_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.delenv(access.TOKEN_ENV, raising=False)
     root = tmp_path / "root"
-    Engine(root).init()
+    open_engine(root).init()
     assert serve(root, host="192.168.1.10", port=8501, allow_actions=True) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
@@ -448,7 +450,7 @@ def test_never_a_torn_state_while_another_process_writes(tmp_path: Path) -> None
                 goto(at, page)
                 shown = texts(at)
                 seq = int(re.search(r"at commit (\d+)", shown).group(1))  # type: ignore[union-attr]
-                state = Engine(root).state(at_seq=seq)
+                state = open_engine(root).state(at_seq=seq)
                 seen.add(seq)
                 if page == "Champion":
                     assert f"Champion v{state.champion_record().version}" in shown  # type: ignore[union-attr]

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from bootstrap import open_engine
+
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-output" / "dashboard"
@@ -122,7 +124,6 @@ def test_dashboard_in_chromium(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from lifecycle.commands import Rollback
-    from service.engine import Engine
     from tests.test_dashboard import build_root
 
     engine = build_root(tmp_path / "root")
@@ -143,14 +144,14 @@ def test_dashboard_in_chromium(tmp_path: Path) -> None:
 
             show(page, "Archive")
             roll_back_to_v1_0_1(page, tmp_path)
-            last = list(Engine(engine.root).records())[-1]
+            last = list(open_engine(engine.root).records())[-1]
             assert (last["command"], last["actor"]) == ("rollback", "dashboard")
             assert [e["type"] for e in last["events"]] == ["archived", "rolled_back"]
             assert last["events"][1]["model_id"] == "convnext_v1.0.1"
 
             show(page, "Champion")
             assert champion_text(page) == "Champion v1.0.1"
-            Engine(engine.root, actor="someone@else").execute(Rollback(ref="1.0.3", reason="back again"))
+            open_engine(engine.root, actor="someone@else").execute(Rollback(ref="1.0.3", reason="back again"))
             page.locator(".st-key-lcm_champion h3", has_text="Champion v1.0.3").wait_for(timeout=15_000)
             shoot(page, tmp_path, "champion-after-refresh")
         finally:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bootstrap import open_engine
 from lifecycle.commands import Promote, Rollback
-from service.engine import Engine
 from tests.helpers.workload import evaluation, fake_submit, prepare, rollback_target
 
 
@@ -41,7 +41,7 @@ def test_a_rollback_adds_no_bytes_to_the_store(tmp_path: Path) -> None:
 
 
 def test_the_log_grows_linearly_with_the_commits(tmp_path: Path) -> None:
-    engine = Engine(tmp_path / "r")
+    engine = open_engine(tmp_path / "r")
     engine.init()
     engine.execute(fake_submit(engine, "one"))
     engine.execute(Promote(ref="challenger", reason="first"))

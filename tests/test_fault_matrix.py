@@ -26,7 +26,7 @@ from unittest import mock
 
 import pytest
 
-from service.engine import Engine
+from bootstrap import open_engine
 from service.verify import verify
 from tests.conftest import Cli
 from tests.helpers import faults
@@ -222,13 +222,13 @@ def test_full_disk_gives_clear_errors_and_loses_nothing(tmp_path: Path) -> None:
             messages = [_one_clear_line(cli, args) for args in WRITING[2:4]]
             assert all("No space left on device" in m or "ENOSPC" in m for m in messages), messages
             with pytest.raises(Exception, match="No space left on device"):
-                Engine(root).execute(fake_submit(engine, "no room"))
+                open_engine(root).execute(fake_submit(engine, "no room"))
         assert (root / "events.jsonl").read_bytes().startswith(log_before)
         if filler is not None:
             filler.unlink()
-        outcome = Engine(root, actor="after").execute(fake_submit(Engine(root), "room again"))
+        outcome = open_engine(root, actor="after").execute(fake_submit(open_engine(root), "room again"))
         acked.append(outcome.record["hash"])
-        fresh = Engine(root)
+        fresh = open_engine(root)
         assert {r["hash"] for r in fresh.records()} >= set(acked)
         assert verify(root, fresh.log, fresh.store).problems == []  # type: ignore[arg-type]
         assert fresh.replay()[1] == []

@@ -24,6 +24,7 @@ from unittest import mock
 
 import pytest
 
+from bootstrap import open_engine
 from events.codec import frame_hash
 from events.log import Draft, JsonlLog
 from lifecycle.commands import Promote, Rollback
@@ -104,7 +105,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _records(root: Path) -> list[dict[str, Any]]:
-    return list(Engine(root).records())
+    return list(open_engine(root).records())
 
 
 def _assert_clean(engine: Engine) -> None:
@@ -156,7 +157,7 @@ def _run_with_fault(template: Path, where: Path, scenario: str, op: str, k: int)
         assert (where / "events.jsonl").stat().st_size == size
 
     # a fresh engine: the commit is whole or absent, never half
-    fresh = Engine(where, actor="recovery")
+    fresh = open_engine(where, actor="recovery")
     records = list(fresh.records())
     assert [r["hash"] for r in records[: len(records_before)]] == [
         r["hash"] for r in records_before
@@ -178,9 +179,9 @@ def _run_with_fault(template: Path, where: Path, scenario: str, op: str, k: int)
     assert aside == damage
 
     _assert_clean(fresh)
-    _, changes = Engine(where).replay()
+    _, changes = open_engine(where).replay()
     assert changes == []  # the later command had already converged every projection
-    _assert_clean(Engine(where))
+    _assert_clean(open_engine(where))
     shutil.rmtree(where)
     return True
 
@@ -240,7 +241,7 @@ def test_failed_fsync_through_the_engine_keeps_refusing(template: Path, tmp_path
         with pytest.raises(LogUnwritable):
             engine.execute(evaluation("champion", "retry"))
     # a new engine (a restart) re-reads what reached the file and goes on
-    fresh = Engine(tmp_path / "root")
+    fresh = open_engine(tmp_path / "root")
     outcome = fresh.execute(evaluation("champion", "after-restart"))
     datasets = [e["dataset"] for r in fresh.records() for e in r["events"]
                 if e["type"] == "evaluated"]
@@ -306,7 +307,7 @@ def test_first_commit_makes_the_log_file_entry_durable(tmp_path: Path) -> None:
             synced.append(os.readlink(f"/proc/self/fd/{fd}"))
 
     with mock.patch.object(os, "fsync", fsync):
-        engine = Engine(root, actor="tester")
+        engine = open_engine(root, actor="tester")
         engine.init()
         engine.execute(fake_submit(engine, "first"))
     assert os.path.realpath(root) in synced

@@ -160,7 +160,7 @@ def _files(folder: Path) -> list[Path]:
 def test_python_api_loads_predicts_and_compares(champion: Cli, datasets: dict[str, Path], root: Path) -> None:
     import torch
 
-    from lifecycle import ModelDeployer
+    from api import ModelDeployer
     from models.data import read_dataset
 
     api = ModelDeployer(root)

@@ -18,12 +18,12 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from bootstrap import open_engine
 from lifecycle.errors import UserError
 from models.checkpoint import load_network_file, save
 from models.classes import default_classes
 from models.convert import TorchvisionMultiTask
 from models.network import build
-from service.engine import Engine
 from tests.conftest import Cli
 from tests.helpers.workload import projected_tree
 
@@ -74,7 +74,7 @@ def tiny_with_norm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def exported(tmp_path_factory: pytest.TempPathFactory, tiny: Path) -> Cli:
     """A fresh root, default settings, the tiny candidate submitted and promoted."""
     root = tmp_path_factory.mktemp("exported") / "root"
-    Engine(root).init()
+    open_engine(root).init()
     cli = Cli(root)
     cli("submit", str(tiny))
     cli("promote", "challenger", "--reason", "x")
@@ -144,7 +144,7 @@ def test_a_snapshot_of_the_state_keeps_the_export(exported: Cli) -> None:
     from projections.layout import desired_tree
     from projections.snapshot import state_from_json, state_to_json
 
-    state = Engine(exported.root).state()
+    state = open_engine(exported.root).state()
     back = state_from_json(orjson.loads(orjson.dumps(state_to_json(state))))
     assert back == state
     assert back.champion_record().production == state.champion_record().production  # type: ignore[union-attr]

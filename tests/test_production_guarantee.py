@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap import open_engine
 from events.log import Draft, JsonlLog
 from lifecycle.commands import Promote
 from projections.layout import PRODUCTION_LINK
@@ -89,9 +90,9 @@ def test_decide_refuses_a_challenger_whose_weights_are_damaged(
 def test_the_daemons_critical_rollback_refuses_damaged_weights(
     two: tuple[Engine, Cli], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from service.daemon import Daemon, WatchOptions
+    from daemon.loop import Daemon, WatchOptions
+    from daemon.steplog import StepLog
     from service.daemon_config import Settings
-    from service.steplog import StepLog
 
     engine, cli = two
     cli("evaluate", "champion", "--metrics-file", str(_write(engine.root / "m.json", false_positive_rate=1.0,
@@ -100,7 +101,7 @@ def test_the_daemons_critical_rollback_refuses_damaged_weights(
     assert engine.state().alert is not None
     seq, production = engine.state().seq, _production_digest(engine.root)
     _flip(_archived_weights(engine))
-    daemon = Daemon(Engine(engine.root, actor="daemon"), WatchOptions(inbox=engine.root / "inbox",
+    daemon = Daemon(open_engine(engine.root, actor="daemon"), WatchOptions(inbox=engine.root / "inbox",
                     holdout=engine.root), Settings(), StepLog())
     daemon.handle_alert()
     logged = capsys.readouterr().err

@@ -14,9 +14,9 @@ import threading
 import time
 from pathlib import Path
 
+from bootstrap import open_engine
 from events.store import BlobStore
 from projections.layout import PRODUCTION_LINK
-from service.engine import Engine
 from tests.helpers.workload import prepare, spawn
 
 RUN_S = 6.0
@@ -62,7 +62,7 @@ def test_production_weights_are_never_missing_or_partial(tmp_path: Path) -> None
         child.wait(timeout=30)
         reader.stop.set()
         reader.join(timeout=30)
-    commands = [r["command"] for r in Engine(root).records()][4:]
+    commands = [r["command"] for r in open_engine(root).records()][4:]
     assert commands.count("promote") >= 5 and commands.count("rollback") >= 2, commands
     assert reader.failures == []
     assert reader.reads >= 1000

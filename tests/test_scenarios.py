@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap import open_engine
 from tests.conftest import Cli
 
 CHAMPION_METRICS = {"magnitude_accuracy": 97.63, "azimuth_accuracy": 71.28}
@@ -218,7 +219,7 @@ def test_a_crash_between_append_and_projection_is_healed_by_the_next_command(
         KeyboardInterrupt("killed after the append")))
     with pytest.raises(KeyboardInterrupt):
         from lifecycle.commands import DecideChallenger
-        Engine(root).execute(DecideChallenger())
+        open_engine(root).execute(DecideChallenger())
     monkeypatch.undo()
     assert registry(root)["champion"]["model_id"] == "convnext_v1.0.1"  # stale projection
     champion_v101("evaluate", "champion", "--metrics-file",

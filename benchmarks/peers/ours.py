@@ -16,12 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from api import ModelDeployer
 from benchmarks import loggen, roots
 from benchmarks.common import LIFECYCLE, run_child
+from bootstrap import open_engine
 from events.log import JsonlLog
 from lifecycle.commands import Promote
-from service.api import ModelDeployer
-from service.engine import Engine, fold
+from service.engine import fold
 
 T = TypeVar("T")
 PRODUCTION = Path("production/models/earthquake_model.pth")
@@ -53,7 +54,7 @@ class Ours:
     def __init__(self, work: Path, versions: int, events: int) -> None:
         self.root, self.rebuild_root = work / "ours-registry", work / "ours-rebuild"
         self.versions, self.events = versions, events
-        self.engine = Engine(self.root, actor=ACTOR)
+        self.engine = open_engine(self.root, actor=ACTOR)
         self.counter = 0
         self.expected_models = 0
 
@@ -64,7 +65,7 @@ class Ours:
         rebuild_s, big = timed(lambda: loggen.generate(self.rebuild_root, self.events, self.versions))
         check(big.events == self.events, f"generated {big.events} events, not {self.events}")
         self.rebuild_lines, self.rebuild_bytes = big.lines, big.bytes
-        project_s, _ = timed(Engine(self.rebuild_root, actor=ACTOR).replay)
+        project_s, _ = timed(open_engine(self.rebuild_root, actor=ACTOR).replay)
         self.expected_models = len(self.engine.state().models)
         check(self.expected_models >= self.versions, f"only {self.expected_models} models")
         return {"registry_log_s": gen_s, "registry_project_s": init_s, "rebuild_log_s": rebuild_s,

@@ -99,7 +99,7 @@ def _scanner(ctx: Context, record: ModelRecord) -> None:
                 "weights (it switches atomically on promotion and rollback):")
     st.code(str(link), language=None)
     st.markdown("From Python (weights checked against their sha256, loaded weights-only):")
-    st.code(f'from lifecycle import ModelDeployer\nnetwork, classes = ModelDeployer("{ctx.root}")'
+    st.code(f'from api import ModelDeployer\nnetwork, classes = ModelDeployer("{ctx.root}")'
             '.load_model("champion")', language="python")
     st.caption(f"Now: v{record.version}, weights sha256 "
                f"{(record.weights or {}).get('digest', 'none')[:16]}…")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bootstrap import open_engine
 from lifecycle.commands import (
     AddData,
     DecideChallenger,
@@ -113,7 +114,7 @@ def _say(fd: int, text: str) -> None:
 
 
 def _child(kind: str, root: Path, fd: int, imported: Any) -> None:
-    engine = Engine(root, actor=f"{ACTOR}-{os.getpid()}")
+    engine = open_engine(root, actor=f"{ACTOR}-{os.getpid()}")
     if kind == "import":
         engine.init()
         _say(fd, "start import")
@@ -170,7 +171,7 @@ def _recent_trees(engine: Engine) -> list[Any]:
 
 def check_after_kill(root: Path, acked: list[str]) -> list[str]:
     """Problems seen right after a kill, before any recovery."""
-    engine = Engine(root, actor="checker")
+    engine = open_engine(root, actor="checker")
     hashes = {r["hash"] for r in engine.records()}
     problems = [f"acknowledged commit {h[:12]} lost" for h in acked if h not in hashes]
     bad, _temps = half_written(root, _recent_trees(engine))  # temps: cleaned by the next writer
@@ -203,7 +204,7 @@ def _production_problems(engine: Engine) -> list[str]:
 
 def recover_and_verify(root: Path, how: int, n: int) -> list[str]:
     """Recover (0: replay, 1: a writing command, 2: nothing: the next child must heal)."""
-    engine = Engine(root, actor="checker")
+    engine = open_engine(root, actor="checker")
     if how == 2:
         return []
     if how == 0 or engine.state().champion is None:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from unittest import mock
 
+from bootstrap import open_engine
 from events.codec import frame_hash
 from events.store import BlobStore
 from lifecycle.commands import Promote, Reject, Rollback, Submit
@@ -133,7 +134,7 @@ def make_templates(base: Path) -> dict[str, Path]:
     plain = prepare(base / "plain", champions=3)  # 1.0.0 and 1.0.1 archived, 1.0.2 reigns
     waiting = prepare(base / "waiting", champions=3)
     waiting.execute(fake_submit(waiting, "waiting challenger"))
-    empty = Engine(base / "empty", actor=ACTOR)
+    empty = open_engine(base / "empty", actor=ACTOR)
     empty.init()
     for name in COMMANDS:
         roots[name] = {"promote": waiting.root, "reject": waiting.root,
@@ -248,14 +249,14 @@ def _ack_hash(returned: Any, root: Path) -> str | None:
     """The hash of the commit the action acknowledged (None: it acknowledged none)."""
     if isinstance(returned, ProjectionFailed):
         seq = int(str(returned).split("committed as commit ")[1].split(",")[0])
-        return str(next(r for r in Engine(root).records() if r["seq"] == seq)["hash"])
+        return str(next(r for r in open_engine(root).records() if r["seq"] == seq)["hash"])
     record = getattr(returned, "record", None)
     return str(record["hash"]) if record is not None else None
 
 
 def recover(root: Path) -> Any:
     """What the next start does: a writing command when one applies, else ``replay``."""
-    engine = Engine(root, actor="recovery")
+    engine = open_engine(root, actor="recovery")
     champion = engine.state().champion_record()
     if champion is not None and champion.weights is not None:
         return engine.execute(evaluation("champion", "after-fault"))
@@ -266,7 +267,7 @@ def run_case(case: Case, template: Path, where: Path) -> Result:
     """Run one case on a copy of ``template`` and check everything; ``where`` is removed."""
     result = Result(case)
     code = ERRNOS[case.error]
-    engine = Engine(link_copy(template, where), actor=ACTOR)
+    engine = open_engine(link_copy(template, where), actor=ACTOR)
     action = _setup(case.command, engine)
     before = engine.state()
     seen = [r["hash"] for r in engine.records()]
@@ -274,7 +275,7 @@ def run_case(case: Case, template: Path, where: Path) -> Result:
         returned = _attempt(action, result, code)
     result.fired, result.paths = fault.fired, fault.paths
     acked = [h for h in (_ack_hash(returned, where),) if h]
-    after = Engine(where).state()
+    after = open_engine(where).state()
     result.committed = after.seq > before.seq
     _check_visible(where, [before, after], result, "after the fault")
     if case.mode == "recovery":
@@ -282,7 +283,7 @@ def run_case(case: Case, template: Path, where: Path) -> Result:
         with inject(case.op, code, case.k2):
             again = _attempt(lambda: recover(where), second, code)
         acked += [h for h in (_ack_hash(again, where),) if h]
-        _check_visible(where, [before, after, Engine(where).state()], result,
+        _check_visible(where, [before, after, open_engine(where).state()], result,
                        "after the failed recovery")
     acked += [h for h in (_ack_hash(recover(where), where),) if h]
     _check_recovered(where, seen + acked, result)
@@ -297,7 +298,7 @@ def _check_visible(root: Path, states: list[State], result: Result, when: str) -
 
 
 def _check_recovered(root: Path, acked: list[str], result: Result) -> None:
-    engine = Engine(root)
+    engine = open_engine(root)
     hashes = {r["hash"] for r in engine.records()}
     result.problems += [f"acknowledged commit {h[:12]} missing" for h in acked if h not in hashes]
     if not lines_whole(root):
@@ -314,7 +315,7 @@ def call_counts(templates: dict[str, Path], base: Path) -> dict[str, dict[str, i
     """How often each command calls each op (the k range of the matrix)."""
     counts = {}
     for name in COMMANDS:
-        engine = Engine(link_copy(templates[name], base / f"count-{name}"), actor=ACTOR)
+        engine = open_engine(link_copy(templates[name], base / f"count-{name}"), actor=ACTOR)
         action = _setup(name, engine)
         with counting() as seen:
             action()

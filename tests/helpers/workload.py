@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import events.schema  # noqa: F401  (imported before "ready": the kills land in commands)
-import lifecycle.decide  # noqa: F401
+import lifecycle.decide
+import lifecycle.schema  # noqa: F401  (imported before "ready": the kills land in commands)
 import projections.layout
 import projections.reconcile  # noqa: F401
+from bootstrap import open_engine
 from lifecycle.commands import Promote, RecordEvaluation, Rollback, Submit
 from lifecycle.errors import Conflict, UserError
 from models.classes import AZIMUTH_CLASSES, MAGNITUDE_CLASSES
@@ -72,7 +73,7 @@ def projected_tree(root: Path) -> dict[str, bytes | str]:
 def prepare(root: Path, champions: int = 3) -> Engine:
     """A root whose first ``champions`` models were each promoted in turn: versions
     1.0.0 .. 1.0.<champions-2> are archived former champions, the last one reigns."""
-    engine = Engine(root, actor=ACTOR)
+    engine = open_engine(root, actor=ACTOR)
     engine.init()
     for n in range(champions):
         engine.execute(fake_submit(engine, f"setup {n}"))
@@ -86,7 +87,7 @@ def copy_root(template: Path, where: Path) -> Engine:
     where.mkdir(parents=True)
     shutil.copytree(template / "store", where / "store")
     shutil.copy2(template / "events.jsonl", where / "events.jsonl")
-    engine = Engine(where, actor=ACTOR)
+    engine = open_engine(where, actor=ACTOR)
     engine.init()
     engine.replay()
     return engine
@@ -221,7 +222,7 @@ def run_read(engine: Engine, stop: Path) -> None:
 
 def main(argv: list[str]) -> None:
     mode, root = argv[0], Path(argv[1])
-    engine = Engine(root, actor=f"{ACTOR}-{os.getpid()}")
+    engine = open_engine(root, actor=f"{ACTOR}-{os.getpid()}")
     if mode == "evaluate":
         run_evaluate(engine, argv[2], int(argv[3]), Path(argv[4]))
     elif mode == "optimistic":

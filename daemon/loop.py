@@ -34,15 +34,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from daemon import inbox as box
+from daemon.steplog import StepLog
 from events.store import StoreUnwritable
 from lifecycle.commands import Rollback
 from lifecycle.errors import LogUnwritable, UserError
 from lifecycle.policy import Policy
 from projections.reconcile import ProjectionUnwritable
-from service import inbox as box
 from service.daemon_config import Settings
 from service.engine import Engine, ProjectionFailed, WeightsNotIntact
-from service.steplog import StepLog
 
 HOUR = 3600.0
 PRODUCTION_POLL = 0.5  # seconds between two looks at the production file's stat
@@ -113,7 +113,7 @@ class Daemon:
         self.holdout_digest = read_dataset(self.options.holdout).digest
 
     def _watch(self) -> None:
-        from service.watching import watch
+        from daemon.watching import watch
 
         with watch(self.options.inbox, self.engine.root, self.wakeups, self.moved_in):
             next_tick = time.monotonic() + self._next_check()

@@ -9,17 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bootstrap import open_engine
 from lifecycle.commands import Rollback
 from lifecycle.errors import UserError
 from projections.compare import compare
 from projections.registry import archive_entry, challenger_entry, champion_entry
 from projections.views import history_rows, selection_list, status_view
-from service.engine import Engine
 
 
 class ModelDeployer:
     def __init__(self, root: str | Path, *, actor: str | None = None) -> None:
-        self.engine = Engine(Path(root).resolve(), actor=actor)
+        self.engine = open_engine(Path(root).resolve(), actor=actor)
         self.engine.require_root()
 
     @property

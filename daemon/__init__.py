@@ -1,0 +1,1 @@
+"""The auto-update daemon (an entry point): ``lifecycle watch``."""
