@@ -42,7 +42,8 @@ from lifecycle.errors import LogUnwritable, UserError
 from lifecycle.policy import Policy
 from projections.reconcile import ProjectionUnwritable
 from service.daemon_config import Settings
-from service.engine import Engine, ProjectionFailed, WeightsNotIntact
+from service.engine import Engine, ProjectionFailed
+from service.production import WeightsNotIntact
 
 HOUR = 3600.0
 PRODUCTION_POLL = 0.5  # seconds between two looks at the production file's stat

@@ -41,6 +41,7 @@ from lifecycle.transitions import InvalidTransition
 from projections import snapshot
 from projections.reconcile import ProjectionIncomplete
 from projections.registry import REGISTRY_PATH
+from service.production import check_switch
 
 if TYPE_CHECKING:
     from events.store import BlobStore
@@ -82,13 +83,6 @@ class ProjectionFailed(UserError):
     exit_code = 1
 
 
-class WeightsNotIntact(UserError):
-    """The files of the model a command would make champion are not their recorded bytes."""
-
-    exit_code = 1
-
-
-SWITCHES = ("promoted", "rolled_back")
 
 
 def fold(
@@ -183,7 +177,7 @@ class Engine:
 
         A reading command starts from the cached state (``projections.snapshot``) when its
         commit is still in the log with its hash, and folds only what came after; writers
-        never do (``_fold``)."""
+        never do (``fold_log``)."""
         self.require_root()
         if at_seq is not None or as_of is not None:
             return fold(self.log.read(), at_seq=at_seq, as_of=as_of)
@@ -219,7 +213,7 @@ class Engine:
         with self.log.writing():
             check_managed(self.root)
             self.store.clean_temps()
-            state = self._fold()
+            state = self.fold_log()
             self._heal(state)
             if expected_seq is not None and expected_seq != state.seq:
                 from lifecycle.errors import Conflict
@@ -227,7 +221,7 @@ class Engine:
                 raise Conflict(f"the registry changed meanwhile (you decided at commit "
                                f"{expected_seq}, it is now at {state.seq}); retry the command")
             events = decide_events(state, command)
-            self._check_switch(state, events)
+            check_switch(self.store, state, events)
             for digest, source in sorted((blobs or {}).items()):
                 self.store.put(source, expect=digest)
             draft = Draft(self.clock(), self.actor, _command_name(command), reason, events)
@@ -247,46 +241,11 @@ class Engine:
         self._notify(record)
         return outcome
 
-    def _check_switch(self, state: State, events: list[dict[str, Any]]) -> None:
-        """Refuse to make a model champion unless its files in the store are intact."""
-        from projections.production import production_blob
-
-        for event in events:
-            if event["type"] not in SWITCHES:
-                continue
-            record = state.get(event["model_id"])
-            blobs = [("weights", record.weights), ("production file", production_blob(record)),
-                     *((name, stored) for name, stored in sorted(record.files.items()))]
-            for name, stored in blobs:
-                problem = self.store.check(stored["digest"], stored["size"]) if stored else "missing"
-                if problem:
-                    raise WeightsNotIntact(
-                        f"refused: {record.model_id}'s {name} (blob {str((stored or {}).get('digest'))[:12]}) "
-                        f"is {problem}, so it cannot become champion; nothing was recorded. Restore "
-                        "store/ from a backup ('lifecycle verify' lists what is wrong)")
-
     def heal(self) -> tuple[Health, list[str]]:
-        """Under the writer lock: bring the registry and the production file back to the log
-        when they lag behind it or the production file is not the champion's bytes (a writer
-        killed mid-projection, a file replaced by hand); returns the health after, and what
-        changed. A store that cannot heal it leaves the health ``damaged``."""
-        from projections.reconcile import check_managed
-        from projections.registry import registry_bytes
+        """Bring the registry and the production file back to the log (``service.production``)."""
+        from service.production import heal
 
-        self.require_root()
-        with self.log.writing():
-            check_managed(self.root)
-            self.store.clean_temps()
-            state = self._fold()
-            health = self.production_health(state)
-            try:
-                current = (self.root / REGISTRY_PATH).read_bytes()
-            except OSError:
-                current = b""
-            if health.state != "stale" and current == registry_bytes(state):
-                return health, []
-            changes = self.project(state)
-            return self.production_health(state), changes
+        return heal(self)
 
     def production_health(self, state: State | None = None) -> Health:
         """Whether the production file is the champion's intact bytes (reads only)."""
@@ -334,7 +293,7 @@ class Engine:
         return apply(self.root, desired_tree(state, only=changed), self.store,
                      scope=folders_of(before, changed))
 
-    def _fold(self) -> State:
+    def fold_log(self) -> State:
         """The state a writer decides on: the whole log, folded under the writer lock (a
         cache is never trusted by a writer: ENGINEERING rule 12)."""
         return fold(self.log.read())
