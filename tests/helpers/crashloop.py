@@ -1,4 +1,4 @@
-"""kill -9 loops over every writing command (``tests/test_crash_loops.py``,
+"""kill -9 loops over every writing command (``tests/crash/test_crash_loops.py``,
 ``benchmarks/reliability.py kills``).
 
 A forked child (a real process; fork makes a round cost milliseconds, not an interpreter

@@ -1,6 +1,6 @@
 """The fault matrix: an ``os`` call fails with an errno at its k-th call during a command.
 
-Used by ``tests/test_fault_matrix.py`` (a deterministic sample) and
+Used by ``tests/crash/test_fault_matrix.py`` (a deterministic sample) and
 ``benchmarks/reliability.py`` (every case). One case = (command, op, errno, mode, k):
 
 - ``op`` is the ``os`` function made to fail: ``write``, ``fsync``, ``replace``, ``rename``,

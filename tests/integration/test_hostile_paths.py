@@ -3,7 +3,7 @@ the root; names with newlines or control characters; ids with ``..`` or ``/``.
 
 CLI refusals: exit 2, one line, the root byte for byte unchanged. The daemon: every bad
 drop ends in ``.failed/`` with its reason, nothing is registered, nothing outside the inbox
-is moved or written. ``tests/test_bad_input.py`` covers model references with ``..``/``/``
+is moved or written. ``tests/integration/test_bad_input.py`` covers model references with ``..``/``/``
 and malformed explicit versions; this file covers the rest.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Cli
-from tests.test_bad_input import fingerprint
+from tests.integration.test_bad_input import fingerprint
 
 WATCH = ["watch", "--once", "--device", "cpu"]
 CONTROL_NAMES = ["cand\nidate", "cand\x1b[31mred", "cand\ridate", "tab\there"]

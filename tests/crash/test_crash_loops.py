@@ -23,7 +23,7 @@ from service.engine import fold
 from service.verify import verify
 from tests.helpers import crashloop
 from tests.helpers.faults import SEED, half_written
-from tests.test_daemon import WATCH, drop
+from tests.integration.test_daemon import WATCH, drop
 
 ROUNDS = int(os.environ.get("LIFECYCLE_KILL_ROUNDS", "15"))
 

@@ -25,7 +25,7 @@ from events.codec import encode, has_frame
 from events.log import JsonlLog
 from lifecycle.errors import LogCorrupt
 from tests.helpers.workload import prepare
-from tests.test_fuzz_parsers import CLI_FUZZ, FUZZ, assert_refused, fingerprint, run
+from tests.unit.test_fuzz_parsers import CLI_FUZZ, FUZZ, assert_refused, fingerprint, run
 
 REGISTRY = "config/model_registry.json"
 

@@ -27,7 +27,7 @@ import torch
 
 from models import checkpoint
 from tests.conftest import ARCH, Cli
-from tests.test_bad_input import fingerprint
+from tests.integration.test_bad_input import fingerprint
 
 GiB = 2**30
 

@@ -19,7 +19,7 @@ from models import checkpoint
 from models.checkpoint import load_state_dict
 from tests.conftest import ARCH, Cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MiB = 2**20
 
 MEASURE = """

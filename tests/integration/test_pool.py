@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Cli
-from tests.test_bad_input import refused
+from tests.integration.test_bad_input import refused
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Cli
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "seed_registry"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "seed_registry"
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from lifecycle.errors import UserError
 from models.classes import AZIMUTH_CLASSES, KNOWN, MAGNITUDE_CLASSES, parse_class_mappings
 from models.data import LABELS, read_dataset
 from tests.helpers.workload import prepare
-from tests.test_fuzz_parsers import CLI_FUZZ, FUZZ, assert_refused, fingerprint, run, values, verdict
+from tests.unit.test_fuzz_parsers import CLI_FUZZ, FUZZ, assert_refused, fingerprint, run, values, verdict
 
 # -- class mappings --------------------------------------------------------------------
 

@@ -402,7 +402,7 @@ def test_page_import_does_not_import_torch() -> None:
     code = ("import sys, dashboard.view, dashboard.sections.event, dashboard.sections.compare; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert out.stdout.strip() == "False"
 
 
@@ -439,7 +439,7 @@ def test_never_a_torn_state_while_another_process_writes(tmp_path: Path) -> None
     root = tmp_path / "root"
     prepare(root, champions=3)
     child = subprocess.Popen([sys.executable, "-m", "tests.helpers.workload", "promote", str(root), "dash"],
-                             cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
+                             cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         at = app(root).run()

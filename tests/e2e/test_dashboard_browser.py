@@ -27,7 +27,7 @@ import pytest
 from bootstrap import open_engine
 
 CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "test-output" / "dashboard"
 PAGES = {  # page -> an element that is there once the page is drawn
     "Champion": "[data-testid='stMetricValue']",
@@ -124,7 +124,7 @@ def test_dashboard_in_chromium(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from lifecycle.commands import Rollback
-    from tests.test_dashboard import build_root
+    from tests.integration.test_dashboard import build_root
 
     engine = build_root(tmp_path / "root")
     port = free_port()

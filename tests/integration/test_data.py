@@ -12,7 +12,7 @@ from PIL import Image
 from lifecycle.errors import UserError
 from models.data import DataSet, Sample, read_dataset, split_by_event, summary
 
-BENCHMARK = (Path(__file__).resolve().parent / "fixtures" / "seed_registry"
+BENCHMARK = (Path(__file__).resolve().parents[1] / "fixtures" / "seed_registry"
              / "data" / "benchmark" / "benchmark_test.csv")
 CANONICAL = "path,event_id,station,date,hour,magnitude_class,azimuth_class,split\n"
 
