@@ -290,6 +290,8 @@ def _import(state: State, cmd: Import) -> list[EventModel]:
         raise UserError(f"the installation lists a version twice: {sorted(versions)}")
     if sum(1 for m in cmd.models if m["status"] == "champion") > 1:
         raise UserError("the installation names more than one champion")
+    if sum(1 for m in cmd.models if m["status"] == "challenger") > 1:
+        raise UserError("the installation names more than one challenger")
     return [Imported(**m, source=cmd.source) for m in cmd.models]
 
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies and payload builders for ``tests/test_state_machine.py``.
+"""Hypothesis strategies and payload builders for ``tests/unit/test_state_machine.py``.
 
 Fake blobs only (a sha256 of a label, a small size): the lifecycle decides on digests, it
 never opens a file, so no store is needed.
