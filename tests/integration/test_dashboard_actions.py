@@ -31,9 +31,9 @@ pytest.importorskip("streamlit")
 from dashboard import snapshot
 from dashboard.access import TOKEN_ENV, TOKEN_FILE_ENV
 from service.engine import Engine
+from tests.e2e.test_dashboard_browser import CHROMIUM, REPO, free_port, stop, wait_healthy
 from tests.integration.test_bad_input import fingerprint
 from tests.integration.test_dashboard import TOKEN, app, build_root, goto, records, texts
-from tests.e2e.test_dashboard_browser import CHROMIUM, REPO, free_port, stop, wait_healthy
 
 pytestmark = pytest.mark.timeout(180)
 
