@@ -133,6 +133,7 @@ class Engine:
         self.store = store
         self.clock = clock
         self._actor = actor
+        self._known: State | None = None  # the last state this process folded or appended
 
     @property
     def actor(self) -> str:
@@ -228,6 +229,7 @@ class Engine:
             with _signals_held():  # Ctrl-C/SIGTERM land after the commit is projected
                 record = self.log.append(draft, state.seq)
                 before, state = state, apply_commit(state, record)
+                self._known = state
                 try:
                     changes = self.project(state, before=before)
                 except (OSError, ProjectionIncomplete) as exc:
@@ -294,19 +296,24 @@ class Engine:
                      scope=folders_of(before, changed))
 
     def fold_log(self) -> State:
-        """The state a writer decides on: the whole log, folded under the writer lock (a
-        cache is never trusted by a writer: ENGINEERING rule 12)."""
-        return fold(self.log.read())
+        """The state a writer decides on, under the writer lock: every line of the log is read
+        and checked again (hash, ``seq``, ``prev``), so corruption anywhere stops the write.
+        Only the commits after the last state this process folded itself are applied to it
+        (a long-lived process: the daemon, the dashboard, the API); a file cache is never
+        read here (ENGINEERING rule 12)."""
+        state = None
+        if self._known is not None:
+            with contextlib.suppress(StaleAnchor):
+                state = fold(_after(self.log.read(), self._known), start=self._known)
+        if state is None:
+            state = fold(self.log.read())
+        self._known = state
+        return state
 
     def _heal(self, state: State) -> None:
-        """Re-project when the registry is not exactly what the log says it must be."""
-        from projections.registry import registry_bytes
-
-        try:
-            current = (self.root / REGISTRY_PATH).read_bytes()
-        except OSError:
-            current = b""
-        if current != registry_bytes(state):
+        """Re-project everything when the registry does not name the log's head (a writer
+        killed between its append and its projection: the registry is written last)."""
+        if self.registry_position() != (state.seq, state.head):
             try:
                 self.project(state)
             except ProjectionIncomplete as exc:  # other models' files; a switch checks its own first
@@ -318,6 +325,25 @@ class Engine:
             return int(position["seq"]), str(position["hash"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+
+def _after(records: Iterator[Record], known: State) -> Iterator[Record]:
+    """The commits after ``known`` (read and checked like every other), once the commit it
+    stands for is found with its hash; ``StaleAnchor`` if it is not (a rewritten log)."""
+    found = known.seq == 0
+    try:
+        for record in records:
+            if record["seq"] > known.seq and found:
+                yield record
+            elif record["seq"] == known.seq and record["hash"] == known.head:
+                found = True
+            elif record["seq"] >= known.seq:
+                raise StaleAnchor(f"commit {known.seq} is not the one folded before")
+        if not found:
+            raise StaleAnchor(f"the log no longer reaches commit {known.seq}")
+    finally:
+        if isinstance(records, Generator):
+            records.close()
 
 
 def validation_message(exc: Any) -> str:

@@ -264,3 +264,26 @@ def test_a_filtered_history_page_equals_filtering_a_full_read(
             expected = [r for r in forward[::-1] if (upto is None or r["seq"] <= upto)  # type: ignore[operator]
                         and filter_history([r], model_id=model_id, **row_filters)][:limit]  # type: ignore[arg-type]
             assert page == expected
+
+
+@pytest.mark.parametrize("rehash", [False, True], ids=["bad-hash", "bad-link"])
+def test_a_long_lived_writer_still_checks_every_line(tmp_path: Path, rehash: bool) -> None:
+    """The engine keeps the state it folded itself, but every write reads every line again."""
+    from lifecycle.errors import LogCorrupt
+
+    engine = _busy(tmp_path / "r")
+    engine.execute(evaluation("champion", "benchmark", 90.0))  # the engine knows the head now
+    damaged = _tamper(engine.root / "events.jsonl", 3, rehash=rehash)
+    with pytest.raises(LogCorrupt, match=f"line {4 if rehash else 3}"):
+        engine.execute(fake_submit(engine, "refused"))
+    assert (engine.root / "events.jsonl").read_bytes() == damaged
+
+
+def test_a_long_lived_writer_refolds_a_log_rewritten_under_it(tmp_path: Path) -> None:
+    engine = _busy(tmp_path / "r")
+    engine.execute(evaluation("champion", "benchmark", 90.0))
+    other = _busy(tmp_path / "other")
+    other.execute(evaluation("champion", "elsewhere", 70.0))  # same length, other commits
+    shutil.copy(other.root / "events.jsonl", engine.root / "events.jsonl")
+    outcome = engine.execute(evaluation("champion", "after", 80.0))
+    assert registry_bytes(outcome.state) == registry_bytes(fold(engine.log.read()))
