@@ -20,9 +20,10 @@ from lifecycle.schema import SCHEMA_VERSION
 from lifecycle.state import GENESIS
 
 __all__ = ["FRAME_MARK", "GENESIS", "SCHEMA_VERSION", "commit_shaped", "decode", "encode", "frame_hash",
-           "has_frame"]
+           "has_frame", "named_prev"]
 
 FRAME_MARK = b',"hash":"'
+_PREV = b',"prev":"'
 FRAME_TAIL = len(FRAME_MARK) + 64 + 3  # marker, hex digest, '"}' and the newline
 
 
@@ -51,6 +52,14 @@ def frame_hash(line: bytes) -> str | None:
     if hashlib.sha256(body).hexdigest().encode() != claimed:
         return None
     return claimed.decode()
+
+
+def named_prev(line: bytes) -> bytes:
+    """The ``prev`` a framed canonical line names, read from its bytes. Keys are sorted, so
+    only scalars follow ``prev`` (reason, schema_version, seq, time), and a quote inside a
+    string is escaped: the last ``,"prev":"`` of the body is the top-level key."""
+    at = line.rfind(_PREV, 0, len(line) - FRAME_TAIL)
+    return line[at + len(_PREV):at + len(_PREV) + 64] if at >= 0 else b""
 
 
 def commit_shaped(record: dict[str, Any]) -> bool:

@@ -27,7 +27,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from events.codec import GENESIS, SCHEMA_VERSION, commit_shaped, decode, encode, frame_hash, has_frame
+from events.codec import (
+    GENESIS,
+    SCHEMA_VERSION,
+    commit_shaped,
+    decode,
+    encode,
+    frame_hash,
+    has_frame,
+    named_prev,
+)
 from events.disk import fsync_dir
 from events.port import Damage, Draft, EventLog, Record, StaleAnchor, Tail
 from lifecycle.errors import Conflict, LogCorrupt, LogUnwritable
@@ -108,10 +117,12 @@ class JsonlLog:
         """
         return self._read(None)
 
-    def read_after(self, anchor: Tail) -> Iterator[Record]:
-        """The commits after ``anchor`` (a cached position, ENGINEERING rule 12, for reading
-        commands only): its line must still be there with its hash, else ``StaleAnchor``."""
-        return self._read(anchor)
+    def read_after(self, anchor: Tail, checked: bool = False) -> Iterator[Record]:
+        """The commits after ``anchor`` (a position read before): its line must still be there
+        with its hash, else ``StaleAnchor``. ``checked`` (a writer): every line before it must
+        also still pass its hash and link to the line before (``StaleAnchor`` otherwise: the
+        caller reads the whole log, which names the damage)."""
+        return self._read(anchor, checked)
 
     def position(self) -> Tail | None:
         """Where the last read or append left the log (None before any)."""
@@ -127,11 +138,13 @@ class JsonlLog:
         if damage is not None:
             found.append(damage)
 
-    def _read(self, anchor: Tail | None) -> Iterator[Record]:
+    def _read(self, anchor: Tail | None, checked: bool = False) -> Iterator[Record]:
         with self._shared():
             problems: list[Damage] = []
             tail = [anchor or Tail(0, GENESIS, 0)]
             with _open_or_empty(self.path) as lines:
+                if anchor is not None and checked:
+                    check_prefix(lines, anchor)
                 if anchor is not None:
                     _check_anchor(lines, anchor)
                 yield from scan(lines, problems, tail)
@@ -248,6 +261,23 @@ def _open_or_empty(path: Path) -> Iterator[BinaryIO]:
         return
     with open(path, "rb", buffering=1 << 20) as f:
         yield f
+
+
+def check_prefix(lines: Iterable[bytes], anchor: Tail) -> None:
+    """Every line up to the anchor's passes its hash and names the line before as ``prev``,
+    and the last of them is the anchor's; ``StaleAnchor`` at the first that does not."""
+    if anchor.seq == 0:
+        return
+    prev, seen, number = GENESIS.encode(), 0, 0
+    for number, line in enumerate(lines, start=1):
+        digest = frame_hash(line)
+        if digest is None or named_prev(line) != prev:
+            raise StaleAnchor(f"line {number} no longer passes its hash and link")
+        prev, seen = digest.encode(), seen + len(line)
+        if number == anchor.seq:
+            break
+    if number != anchor.seq or seen != anchor.size or prev.decode() != anchor.hash:
+        raise StaleAnchor(f"commit {anchor.seq} is not where or what was read before")
 
 
 def _check_anchor(f: BinaryIO, anchor: Tail) -> None:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 
 from events.codec import GENESIS, decode, encode, frame_hash
-from events.log import classify, conflict_message, draft_record, scan
+from events.log import check_prefix, classify, conflict_message, draft_record, scan
 from events.port import Damage, Draft, Record, StaleAnchor, Tail
 from lifecycle.errors import Conflict, LogCorrupt
 
@@ -58,9 +58,10 @@ class MemoryLog:
         and moved aside by a read under ``writing``."""
         return self._read(None)
 
-    def read_after(self, anchor: Tail) -> Iterator[Record]:
-        """The commits after ``anchor``; ``StaleAnchor`` unless its commit is still there."""
-        return self._read(anchor)
+    def read_after(self, anchor: Tail, checked: bool = False) -> Iterator[Record]:
+        """The commits after ``anchor``; ``StaleAnchor`` unless its commit is still there (and,
+        ``checked``, every line before it still passes its hash and link)."""
+        return self._read(anchor, checked)
 
     def position(self) -> Tail | None:
         """Where the last read or append of this handle left the log (None before any)."""
@@ -75,8 +76,10 @@ class MemoryLog:
         if damage is not None:
             found.append(damage)
 
-    def _read(self, anchor: Tail | None) -> Iterator[Record]:
+    def _read(self, anchor: Tail | None, checked: bool = False) -> Iterator[Record]:
         lines = list(self.lines)
+        if anchor is not None and checked:
+            check_prefix(lines, anchor)
         if anchor is not None:
             _check_anchor(lines, anchor)
         problems: list[Damage] = []

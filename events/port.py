@@ -53,8 +53,9 @@ class EventLog(Protocol):
         tail is skipped (and moved aside under ``writing``); corruption raises ``LogCorrupt``."""
         ...
 
-    def read_after(self, anchor: Tail) -> Iterator[Record]:
-        """The commits after a cached position; ``StaleAnchor`` if that commit changed."""
+    def read_after(self, anchor: Tail, checked: bool = False) -> Iterator[Record]:
+        """The commits after a position read before; ``StaleAnchor`` if that commit changed
+        (``checked``: or if any line before it no longer passes its hash and link)."""
         ...
 
     def position(self) -> Tail | None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from events.disk import fsync_dir
-from events.port import Draft, EventLog, Record, StaleAnchor
+from events.port import Draft, EventLog, Record, StaleAnchor, Tail
 from lifecycle.errors import LogCorrupt, UserError
 from lifecycle.evolve import apply_commit
 from lifecycle.evolve import fold as fold_commits
@@ -133,7 +133,7 @@ class Engine:
         self.store = store
         self.clock = clock
         self._actor = actor
-        self._known: State | None = None  # the last state this process folded or appended
+        self._known: tuple[Tail, State] | None = None  # what this process last folded or appended
 
     @property
     def actor(self) -> str:
@@ -229,7 +229,7 @@ class Engine:
             with _signals_held():  # Ctrl-C/SIGTERM land after the commit is projected
                 record = self.log.append(draft, state.seq)
                 before, state = state, apply_commit(state, record)
-                self._known = state
+                self._remember(state)
                 try:
                     changes = self.project(state, before=before)
                 except (OSError, ProjectionIncomplete) as exc:
@@ -296,19 +296,24 @@ class Engine:
                      scope=folders_of(before, changed))
 
     def fold_log(self) -> State:
-        """The state a writer decides on, under the writer lock: every line of the log is read
-        and checked again (hash, ``seq``, ``prev``), so corruption anywhere stops the write.
-        Only the commits after the last state this process folded itself are applied to it
-        (a long-lived process: the daemon, the dashboard, the API); a file cache is never
-        read here (ENGINEERING rule 12)."""
+        """The state a writer decides on, under the writer lock. Every line of the log is
+        checked again (hash and link to the line before; the commits after the last state
+        this process folded itself are read in full and applied to it), so corruption
+        anywhere stops the write; anything unexpected and the whole log is read and folded,
+        which names the damage. A file cache is never read here (ENGINEERING rule 12)."""
         state = None
         if self._known is not None:
+            anchor, known = self._known
             with contextlib.suppress(StaleAnchor):
-                state = fold(_after(self.log.read(), self._known), start=self._known)
+                state = fold(self.log.read_after(anchor, checked=True), start=known)
         if state is None:
             state = fold(self.log.read())
-        self._known = state
+        self._remember(state)
         return state
+
+    def _remember(self, state: State) -> None:
+        position = self.log.position()
+        self._known = (position, state) if position is not None and position.seq == state.seq else None
 
     def _heal(self, state: State) -> None:
         """Re-project everything when the registry does not name the log's head (a writer
@@ -325,25 +330,6 @@ class Engine:
             return int(position["seq"]), str(position["hash"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-
-
-def _after(records: Iterator[Record], known: State) -> Iterator[Record]:
-    """The commits after ``known`` (read and checked like every other), once the commit it
-    stands for is found with its hash; ``StaleAnchor`` if it is not (a rewritten log)."""
-    found = known.seq == 0
-    try:
-        for record in records:
-            if record["seq"] > known.seq and found:
-                yield record
-            elif record["seq"] == known.seq and record["hash"] == known.head:
-                found = True
-            elif record["seq"] >= known.seq:
-                raise StaleAnchor(f"commit {known.seq} is not the one folded before")
-        if not found:
-            raise StaleAnchor(f"the log no longer reaches commit {known.seq}")
-    finally:
-        if isinstance(records, Generator):
-            records.close()
 
 
 def validation_message(exc: Any) -> str:

@@ -245,6 +245,24 @@ class LogContract(abc.ABC, Generic[L]):
             assert seqs(writer.read_after(anchor)) == [3]
         assert self.raw_lines(log) == lines[:3] and self.moved_aside(log) == [lines[3][:20]]
 
+    @pytest.mark.parametrize("how", ["bad hash", "bad link", "shortened", "none"])
+    def test_a_checked_read_after_refuses_any_damage_before_the_position(self, log: L, how: str) -> None:
+        """What a writer that folded before does: every earlier line is checked again."""
+        lines = self.filled(log, 4)
+        self.set_raw_lines(log, lines[:3])
+        list(log.read())
+        anchor = position(log)
+        stored = {"bad hash": [lines[0], lines[1].replace(b'"r1"', b'"rX"'), *lines[2:]],
+                  "bad link": [lines[0], forged(lines[1], reason="rX"), *lines[2:]],
+                  "shortened": lines[:2], "none": lines}[how]
+        reader = self.damaged(log, stored)
+        if how == "none":
+            assert seqs(reader.read_after(anchor, checked=True)) == [4]
+            return
+        with pytest.raises(StaleAnchor):
+            list(reader.read_after(anchor, checked=True))
+        assert how == "shortened" or seqs(self.reopen(log).read_after(anchor)) == [4]  # unchecked: not seen
+
     # -- a torn tail: skipped by readers, moved aside by the next writer ----------------
 
     def test_a_torn_last_line_is_recovered_at_every_byte_offset(self, log: L, tmp_path: Path) -> None:
