@@ -154,8 +154,8 @@ def render(run: Run) -> str:
         who = ", ".join(f"{TITLES[p]} ({r:.2f}x)" for o, p, r in found if o == op)
         why = WHY.get(op, "")
         if why.startswith(_WRITE_WHY) and first_write is not None:
-            why = (f"Why, and the fix: the same as for *{first_write}* above (the cached state decoded "
-                   "and its log lines checked, the registry rendered whole, on every write)."
+            why = (f"Why, and the fix: the same as for *{first_write}* above (every log line checked, "
+                   "the registry rendered whole, on every write)."
                    + why[len(_WRITE_WHY):])
         elif why.startswith(_WRITE_WHY):
             first_write = OPS[op][0].format(**run.sizes)
@@ -192,18 +192,15 @@ METHOD = [
     "rebuilt state) stops the run with an error.",
 ]
 _WRITE_WHY = (
-    "Why: a write still costs a little per model, not only per change. `Engine.execute` (see the "
-    "profile below) starts from the cached state (`cache/state.json`: decoding every model's record) "
-    "and checks every log line up to it again (hash and link, so that corruption anywhere stops a "
-    "write: `fold`), renders the whole `model_registry.json` twice (`registry_bytes`: once to see whether "
-    "the registry on disk is the one its log makes, once to write it), then reconciles only the folders "
-    "of the models the commit changed (`desired_tree` + `apply`) and fsyncs the log, the changed files "
-    "and their folders. The peers write one row (MLflow) or one event (eventsourcing) and nothing else: "
-    "the SQLite commit is their only fsync. Fix: render the registry from per-model fragments kept with "
-    "the cache (only the changed models re-rendered), compare the registry on disk by a digest recorded "
-    "when it was written, and keep the decoded state in long-lived processes (the daemon, the "
-    "dashboard); the line check stays (it is what lets a write refuse a corrupt log) but runs in a "
-    "second process beside the rest for a large log. The fsyncs remain: they are what durability costs."
+    "Why: a write checks the whole log and renders the whole registry. `Engine.execute` (see the "
+    "profile below) reads every line of the log again under the writer lock (its sha256 and its link "
+    "to the line before, so that corruption anywhere stops a write; a long-lived engine applies only "
+    "the commits after the state it folded itself), renders the whole `model_registry.json` "
+    "(`registry_bytes`: one entry per model), reconciles the folders of the models the commit changed "
+    "and fsyncs the log, the changed files and their folders. The peers write one row (MLflow) or one "
+    "event (eventsourcing): the SQLite commit is their only fsync. What would help: render the "
+    "registry from per-model fragments kept by the long-lived engine. The line check and the fsyncs "
+    "stay: they are what lets a write refuse a corrupt log, and what durability costs."
 )
 WHY: dict[str, str] = {
     "register": _WRITE_WHY + " Registering also copies the weights into the content-addressed store "
@@ -212,21 +209,17 @@ WHY: dict[str, str] = {
     "one (hard links, atomic renames); the peers' champion is only a pointer until someone deploys it.",
     "serve": _WRITE_WHY + " Here the peers do more than set a pointer (MLflow downloads the artifact, "
     "eventsourcing re-reads the aggregate), yet our promotion still pays the per-model costs above.",
-    "list": "Why: `ModelDeployer(root).get_all_versions()` rebuilds the whole `State` first: it opens "
+    "list": "Why: `ModelDeployer(root).get_all_versions()` builds the whole `State` first: it opens "
     "the cached state (`cache/state.json`, every model's full record: metrics, evaluations, training "
     "data), decodes it into immutable records, checks its anchor against the log and folds what came "
     "after, then builds one dict per model. MLflow runs one indexed SQL query over a narrow table; "
-    "eventsourcing (memory) replays its events from a Python list. Fix: a list projection that is "
-    "already in the shape of the answer (the `model_registry.json` projection plus one line per model, "
-    "written by the incremental projection above), read without building the full `State`; or keep "
-    "the decoded state in the long-lived process (the dashboard and the daemon already hold one).",
+    "eventsourcing (memory) replays its events from a Python list. What would help: keep the decoded "
+    "state in the long-lived `ModelDeployer` (as the engine now does for writes).",
     "rebuild": "Why: our fold checks the hash chain of every line (`frame_hash`: a sha256 over each "
     "line's bytes), decodes it with orjson and applies every event in pure Python to immutable "
     "records (`apply_commit`); our events are also larger than the peers' (full metric sets, training "
-    "data lists). eventsourcing checks no hashes. Fix: in a fresh process use the cached state "
-    "(`state()` already does: only the commits after the snapshot are folded); for a full rebuild, "
-    "verify the chain in a separate pass over raw bytes (hashlib releases the GIL, so it can run in a "
-    "thread beside the decoding) and apply events to mutable dicts, freezing once at the end.",
+    "data lists). eventsourcing checks no hashes. A reading command in a fresh process starts from "
+    "the cached state (only the commits after it are folded).",
     "read_fresh": "Why: almost all of it is process start and imports, not reading: compare "
     "`lifecycle --help` and `python -c pass` in the profile below. `status --json` imports typer and "
     "the engine's modules (`cli.app` and what it pulls in: about 0.3 s of imports on this machine "
