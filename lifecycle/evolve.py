@@ -43,10 +43,15 @@ def apply_commit(state: State, record: Mapping[str, Any]) -> State:
 
 def fold(records: Iterable[Mapping[str, Any]], start: State | None = None) -> State:
     """The state after the commits, folded one by one onto ``start`` (default: empty): the
-    one fold of the product (replay, commands, caches and tests all use it)."""
+    one fold of the product (replay, commands, caches and tests all use it). A commit that
+    cannot apply raises ``InvalidTransition`` with its number in ``seq``."""
     state = State() if start is None else start
     for record in records:
-        state = apply_commit(state, record)
+        try:
+            state = apply_commit(state, record)
+        except InvalidTransition as exc:
+            exc.seq = record["seq"]
+            raise
     return state
 
 

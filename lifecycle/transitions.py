@@ -26,7 +26,9 @@ TRANSITIONS: Mapping[tuple[Status | None, Action], Status] = {
 
 
 class InvalidTransition(Exception):
-    """A log asks for a move the lifecycle does not allow."""
+    """A log asks for a move the lifecycle does not allow (``seq``: the commit, once known)."""
+
+    seq = 0
 
 
 def allowed(status: Status | None, action: Action) -> bool:

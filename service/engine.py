@@ -100,17 +100,10 @@ def fold(
                 return
             yield record
 
-    last = [0]
-
-    def numbered(records: Iterable[Record]) -> Iterator[Record]:
-        for record in records:
-            last[0] = record["seq"]
-            yield record
-
     try:
-        return fold_commits(numbered(until(records)), start)
+        return fold_commits(records if at_seq is None and as_of is None else until(records), start)
     except InvalidTransition as exc:
-        raise LogCorrupt(last[0], f"it cannot be applied: {exc}") from None
+        raise LogCorrupt(exc.seq, f"it cannot be applied: {exc}") from None
     finally:
         if isinstance(records, Generator):
             records.close()

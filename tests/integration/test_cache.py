@@ -287,3 +287,18 @@ def test_a_long_lived_writer_refolds_a_log_rewritten_under_it(tmp_path: Path) ->
     shutil.copy(other.root / "events.jsonl", engine.root / "events.jsonl")
     outcome = engine.execute(evaluation("champion", "after", 80.0))
     assert registry_bytes(outcome.state) == registry_bytes(fold(engine.log.read()))
+
+
+def test_a_commit_that_cannot_apply_is_corruption_naming_its_line(tmp_path: Path) -> None:
+    from events.codec import encode
+    from lifecycle.errors import LogCorrupt
+
+    engine = _busy(tmp_path / "r")
+    records = list(engine.log.read())
+    bad = {**records[-1], "seq": len(records) + 1, "prev": records[-1]["hash"],
+           "events": [{"type": "promoted", "model_id": "convnext_v9.9.9", "reason": "never trained"}]}
+    del bad["hash"]
+    with open(engine.root / "events.jsonl", "ab") as f:
+        f.write(encode(bad)[0])
+    with pytest.raises(LogCorrupt, match=f"line {len(records) + 1} .*cannot be applied"):
+        open_engine(engine.root).execute(evaluation("champion", "x"))
