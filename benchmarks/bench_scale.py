@@ -1,11 +1,12 @@
-"""Benchmark 8 (issue 6, scale): reading commands on the big log, in fresh processes.
+"""Benchmark 8 (issue 14, scale): reading commands on a 100,000-event root, fresh processes.
 
-On the replay benchmark's big root (1,000,000 events, 1,500 model versions): ``status``,
-``list``, ``history --model X`` and ``rollback --list`` once without ``cache/`` (the first
-run folds the whole log and writes the caches), then repeatedly with the caches in place,
-alternating with ``lifecycle --help`` (the process start and CLI imports every command pays).
-Every output is checked against the first run's, so a wrong answer from the cache fails
-the benchmark.
+On the replay benchmark's small root (100,000 events, 1,500 model versions: the size a busy
+registry reaches): ``status``, ``list``, ``history --model X`` and ``rollback --list`` once
+without ``cache/`` (the run folds the whole log and writes the state cache), then repeatedly
+with the cache in place, alternating with ``lifecycle --help`` (the process start and CLI
+imports every command pays). Every output is checked against the first run's, so a wrong
+answer from the cache fails the benchmark. Targets (issue 14): each command within 1 s of
+process start with the cache, within 2 s without it (whole process, wall clock).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 from benchmarks.common import LIFECYCLE, median, run_child
 from bootstrap import open_engine
 
-TARGET_S = 0.5
+TARGET_S = 1.0  # with the cache
+COLD_TARGET_S = 2.0  # without it
+PAGE_TARGET_S = 1.0  # a dashboard page after the first load
 
 
 def commands(state_json: dict[str, Any]) -> dict[str, list[str]]:
@@ -57,36 +60,34 @@ def run(root: Path, reps: int, say: Callable[[str], None]) -> dict[str, Any]:
 
 
 def target(scale: dict[str, Any]) -> dict[str, Any]:
-    """Under 0.5 s after process start: each command's median beyond ``lifecycle --help``
-    (the interpreter and CLI start every command pays) measured alternately with it."""
-    start = median(scale["help"])
-    beyond = {name: value - start for name, value in scale["medians"].items()}
-    worst_name = max(beyond, key=beyond.__getitem__)
-    return {"key": "scale", "name": "8. status, list, history --model, rollback --list on 1,000,000 events, "
-                                   "1,500 versions (fresh process, caches in place)",
-            "target": f"< {1000 * TARGET_S:.0f} ms after process start (median beyond `lifecycle --help`)",
-            "measured": f"worst {worst_name} +{1000 * beyond[worst_name]:.0f} ms; totals "
-                        + ", ".join(f"{k} {1000 * v:.0f}" for k, v in scale["medians"].items())
-                        + f" ms; `--help` {1000 * start:.0f} ms",
-            "passed": beyond[worst_name] < TARGET_S}
+    """Each command's whole process: the median with the cache, the one run without it."""
+    warm = max(scale["medians"], key=scale["medians"].__getitem__)
+    cold = max(scale["cold"], key=scale["cold"].__getitem__)
+    return {"key": "scale", "name": "8. status, list, history --model, rollback --list on 100,000 events, "
+                                   "1,500 versions (fresh process)",
+            "target": f"<= {TARGET_S:.0f} s with the cache, <= {COLD_TARGET_S:.0f} s without (whole process)",
+            "measured": f"worst with cache {warm} {1000 * scale['medians'][warm]:.0f} ms; worst without "
+                        f"{cold} {1000 * scale['cold'][cold]:.0f} ms; "
+                        f"`--help` {1000 * median(scale['help']):.0f} ms",
+            "passed": scale["medians"][warm] <= TARGET_S and scale["cold"][cold] <= COLD_TARGET_S}
 
 
 def dashboard_target(result: dict[str, Any]) -> dict[str, Any]:
     worst = max(result["pages"], key=lambda page: result["pages"][page]["median_s"])
-    return {"key": "dashboard-scale", "name": "8. dashboard pages on 1,000,000 events, 1,500 versions "
-                                             "(caches in place; History unfiltered, by model, by type)",
-            "target": f"< {1000 * TARGET_S:.0f} ms per page after the first load (median)",
+    return {"key": "dashboard-scale", "name": "8. dashboard pages on 100,000 events, 1,500 versions "
+                                             "(cache in place; History unfiltered, by model, by type)",
+            "target": f"< {1000 * PAGE_TARGET_S:.0f} ms per page after the first load (median)",
             "measured": f"worst {worst} {1000 * result['pages'][worst]['median_s']:.0f} ms; first load "
                         f"{result['first_load_s']:.2f} s; time travel to mid-log {result['time_travel_s']:.2f} s "
                         "(on demand)",
-            "passed": result["passed"]}
+            "passed": result["pages"][worst]["median_s"] < PAGE_TARGET_S}
 
 
 def section(scale: dict[str, Any]) -> list[str]:
     out = ["## 8. Reading commands at scale", "",
-           "The replay benchmark's big root (1,000,000 events, 1,500 versions), fresh processes. "
+           "The replay benchmark's small root (100,000 events, 1,500 versions), fresh processes. "
            "*Without cache*: `cache/` deleted first (the run folds the whole log, then writes "
-           "`cache/state.json`, and `history` builds `cache/history.json`). *With cache*: median "
+           "`cache/state.json`; `history` is a filter over one read of the log). *With cache*: median "
            "of the runs after it; each answer was compared (`--json`) with the first run's.", "",
            "| command | without cache | with cache (median) | runs (s) |", "|---|---|---|---|"]
     for name, args in scale["args"].items():

@@ -8,6 +8,9 @@ are timed. Rounds alternate between the two roots (and which goes first).
 Each timed command also records the time spent waiting in ``os.fsync`` (the shared
 disk's fsync latency is the main noise here) and the bytes it read and wrote through
 system calls (``/proc/self/io``): a promotion that copied the weights would show it.
+A switch reads the target's weights back and checks their sha256 before it appends (issue
+13): that read-back (``BlobStore.check``) is timed on its own too, so the report can show the
+cost of the switch itself beside the cost of the check, which grows with the file.
 """
 
 from __future__ import annotations
@@ -116,8 +119,21 @@ def run(work: Path, small_size: int, big_size: int, reps: int,
         _check_links(r.engine)
     return {name: {"size": r.size, "promote": r.promote, "rollback": r.rollback,
                    "promote_s": [x.wall_s for x in r.promote],
-                   "rollback_s": [x.wall_s for x in r.rollback], "put_s": r.put_s}
+                   "rollback_s": [x.wall_s for x in r.rollback], "put_s": r.put_s,
+                   "check_s": _check_time(r.engine, reps)}
             for name, r in (("small", small), ("big", big))} | {"models": small.n}
+
+
+def _check_time(engine: Engine, reps: int) -> float:
+    """Median seconds of the read-back check of the champion's weights (what a switch pays)."""
+    champion = engine.state().champion_record()
+    assert champion is not None and champion.weights is not None
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        assert engine.store.check(champion.weights["digest"], champion.weights["size"]) is None
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
 
 
 def _check_links(engine: Engine) -> None:

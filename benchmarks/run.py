@@ -144,10 +144,10 @@ def _run_all(work: Path, sizes: Sizes) -> dict[str, Any]:
     say("== 7. the dashboard: page render time")
     results["dashboard"] = bench_dashboard.run(sizes is QUICK, work=work, say=say)
     say("== 8. reading commands at scale (caches)")
-    results["scale"] = bench_scale.run(results["replay"]["roots"]["big"], sizes.cli_reps // 3 or 1, say)
+    results["scale"] = bench_scale.run(results["replay"]["roots"]["small"], sizes.cli_reps // 3 or 1, say)
     say("== 8. the dashboard at scale")
     results["dashboard_scale"] = bench_dashboard.run_at_scale(
-        results["replay"]["roots"]["big"], results["scale"]["middle_model"], 3)
+        results["replay"]["roots"]["small"], results["scale"]["middle_model"], 3)
     say(bench_dashboard.scale_summary(results["dashboard_scale"]))
     results["targets"] = (report.targets(results) + report.more_targets(results)
                           + [bench_scale.target(results["scale"]),

@@ -16,8 +16,7 @@ from typing import Any
 
 import orjson
 
-from lifecycle.schema import SCHEMA_VERSION
-from lifecycle.state import GENESIS
+from lifecycle.state import GENESIS, SCHEMA_VERSION
 
 __all__ = ["FRAME_MARK", "GENESIS", "SCHEMA_VERSION", "commit_shaped", "decode", "encode", "frame_hash",
            "has_frame", "named_prev"]

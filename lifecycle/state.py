@@ -25,6 +25,7 @@ Json = Mapping[str, Any]
 
 
 GENESIS = "0" * 64  # the ``prev`` of the first commit, and the head of the empty state
+SCHEMA_VERSION = 1  # of every commit line (``lifecycle.schema``); kept here, where reading needs no pydantic
 
 
 class ModelRecord(NamedTuple):
