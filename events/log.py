@@ -14,6 +14,10 @@ Guarantees (see ENGINEERING.md, rules 1-6):
    ``events.jsonl.broken-<seq>-<n>``, truncated, fsynced and reported on stderr. A framed
    line that fails its hash or chain, or damage followed by good lines, is corruption:
    ``LogCorrupt`` with the line number, and nothing is written.
+5. One reader: ``scan`` is the only code that decides whether a line is a good commit (its
+   sha256 over the exact bytes, ``seq``, ``prev``, its shape); the in-memory twin runs it
+   too. ``check_prefix`` (a writer that folded before) only re-checks earlier lines by
+   their hash and link and, at the first surprise, sends the caller back to ``scan``.
 """
 
 from __future__ import annotations
