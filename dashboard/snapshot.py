@@ -4,21 +4,25 @@ Guarantees:
 1. A snapshot is the registry at one commit (``Engine.state``: the cached state plus the
    commits after it); every section of a page shows that commit prefix, never a torn
    state, whatever the daemon or the CLI write meanwhile: the commits a section reads
-   (``commits_of_type``, through the history index; ``at_time``, a streaming fold for
-   time travel) stop at the snapshot's commit.
+   (``commits_of_type``, ``matching``, ``choices``: filters over one read of the log;
+   ``at_time``, a streaming fold for time travel) stop at the snapshot's commit.
 2. Snapshots are cached per root and keyed by the log file's identity (inode, size,
    mtime): the log is append-only, so an unchanged key means unchanged content and the
    fold is reused; any append changes the key and the next run reads the log again.
 3. A snapshot whose log changed while it was being read is used but never cached.
+4. What a snapshot read from the log for a page (the commits of some types, a filtered
+   history page, the filter choices) is kept with it, so a page drawn again on an
+   unchanged log does not read the log again (a few dozen answers at most).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bootstrap import open_engine
 from events.port import Record
@@ -27,6 +31,8 @@ from service.engine import LOG_NAME, Engine, fold
 
 ACTOR = "dashboard"
 LogKey = tuple[int, int, int]
+MEMO_SIZE = 32
+T = TypeVar("T")
 
 _CACHE: dict[Path, Snapshot] = {}
 _LOCK = threading.Lock()
@@ -37,19 +43,48 @@ class Snapshot:
     root: Path
     state: State
     key: LogKey | None
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def seq(self) -> int:
         return self.state.seq
 
+    def _kept(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()``, kept with the snapshot (guarantee 4)."""
+        with _LOCK:
+            if key in self._memo:
+                return self._memo[key]  # type: ignore[no-any-return]
+        value = compute()
+        with _LOCK:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = value
+        return value
+
     def commits_of_type(self, *types: str) -> list[Record]:
-        """Commits with an event of these (rare) types up to the snapshot's, oldest first,
-        read through the history index instead of the whole log."""
+        """Commits with an event of these types up to the snapshot's, oldest first."""
         from service import history
 
-        eng = engine(self.root)
-        found = {r["seq"]: r for t in types for r in history.of_type(eng, t) if r["seq"] <= self.seq}
-        return [found[seq] for seq in sorted(found)]
+        def compute() -> list[Record]:
+            found = {r["seq"]: r for t in types for r in history.of_type(engine(self.root), t)
+                     if r["seq"] <= self.seq}
+            return [found[seq] for seq in sorted(found)]
+
+        return self._kept(("types", types), compute)
+
+    def matching(self, limit: int, **filters: Any) -> list[Record]:
+        """Up to ``limit`` commits up to the snapshot's, newest first (``history.matching``)."""
+        from service import history
+
+        key = ("matching", limit, tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                               for k, v in filters.items())))
+        return self._kept(key, lambda: history.matching(engine(self.root), limit, upto_seq=self.seq, **filters))
+
+    def choices(self) -> tuple[list[str], list[str]]:
+        """(event types, actors) in the log (``history.choices``)."""
+        from service import history
+
+        return self._kept("choices", lambda: history.choices(engine(self.root)))
 
     def at_time(self, time: str) -> tuple[Record | None, State]:
         """(the last commit at or before ``time``, the registry as it was then), up to the

@@ -11,7 +11,6 @@ from dashboard.shaping import archive_rows, filter_history, short_time
 from lifecycle.errors import UserError
 from lifecycle.state import State
 from projections.views import parse_time, status_view
-from service import history
 
 PAGE_SIZE = 50
 MAX_COMMITS = 2000  # the newest matching commits shown ('lifecycle history --json' lists all)
@@ -42,7 +41,7 @@ def _time(label: str, key: str) -> tuple[str | None, bool]:
 
 
 def _filtered(ctx: Context) -> list[dict[str, Any]] | None:
-    types, actors = history.choices(ctx.engine())
+    types, actors = ctx.snapshot.choices()
     models = [m.model_id for m in reversed(ctx.state.by_version())]
     a, b, c = st.columns(3)
     model = a.selectbox("Model", [ALL, *models], key=KEY + "hist_model")
@@ -57,7 +56,7 @@ def _filtered(ctx: Context) -> list[dict[str, Any]] | None:
         return None
     filters: dict[str, Any] = {"model_id": None if model in (None, ALL) else model, "types": chosen,
                                "actor": None if actor in (None, ALL) else actor, "since": since, "until": until}
-    commits = history.matching(ctx.engine(), MAX_COMMITS, upto_seq=ctx.state.seq, **filters)
+    commits = ctx.snapshot.matching(MAX_COMMITS, **filters)
     if len(commits) == MAX_COMMITS:
         st.caption(f"The newest {MAX_COMMITS} matching commits; narrow the filters, or run "
                    "'lifecycle history --json' for all of them.")
