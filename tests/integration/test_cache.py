@@ -230,9 +230,12 @@ def test_a_forged_cache_never_steers_a_writer_and_verify_reports_it(tmp_path: Pa
     from cli.app import app
 
     engine = _busy(tmp_path / "r")
-    open_engine(engine.root).state()
+    engine.replay()  # the cache now names the head
     before = fold(engine.log.read())
+    cached = snapshot.load(engine.root)
+    assert cached is not None and cached.state.seq == before.seq
     fake = _forge(engine.root)
+    assert fake != before.champion
     runner = CliRunner()
     checked = runner.invoke(app, ["--root", str(engine.root), "verify"])
     assert checked.exit_code == 1 and "cache/state.json: differs from the fold of the log" in checked.stdout
