@@ -1,4 +1,4 @@
-"""Small file-system steps shared by the log and the store."""
+"""Small file-system steps shared by the log, the store and the projections."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import os
 from pathlib import Path
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a folder's entries durable (a new or renamed file in it)."""
+def fsync_path(path: str | Path) -> None:
+    """Make a file's bytes, or a folder's entries (a new or renamed file in it), durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+fsync_dir = fsync_path

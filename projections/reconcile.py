@@ -28,6 +28,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from events.disk import fsync_path
 from events.store import BlobStore, write_all
 from lifecycle.errors import UserError
 from projections.layout import MANAGED_DIRS, Content, Link, Symlink, Tree
@@ -198,21 +199,13 @@ def _stage(root: Path, rel: str, entry: Link | Content | Symlink, store: BlobSto
 def _fsync_files(paths: list[str]) -> None:
     """fsync every written file, one by one."""
     for path in paths:
-        _fsync_path(path)
+        fsync_path(path)
 
 
 def _sync(directories: set[str]) -> None:
     """fsync every folder that exists (their entries), one by one."""
     for directory in sorted(d for d in directories if os.path.isdir(d)):
-        _fsync_path(directory)
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_path(directory)
 
 
 def _is_right(path: Path, entry: Link | Content | Symlink, store: BlobStore) -> bool:
