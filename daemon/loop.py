@@ -15,7 +15,7 @@ Guarantees:
 6. Production is watched: at least every ``PRODUCTION_POLL`` seconds it stats the files the
    scanner loads (and the registry and the log); after any change it checks the production
    file against the champion's recorded digest, heals a lagging or replaced one from the
-   store (``Engine.heal``), and raises an alarm through the hooks (event type
+   store (``service.production.heal``), and raises an alarm through the hooks (event type
    ``production_unhealthy``) when the store cannot heal it.
 """
 
@@ -43,7 +43,7 @@ from lifecycle.policy import Policy
 from projections.reconcile import ProjectionUnwritable
 from service.daemon_config import Settings
 from service.engine import Engine, ProjectionFailed
-from service.production import WeightsNotIntact
+from service.production import WeightsNotIntact, heal
 
 HOUR = 3600.0
 PRODUCTION_POLL = 0.5  # seconds between two looks at the production file's stat
@@ -298,7 +298,7 @@ class Daemon:
             return
         self.production_seen = seen
         try:
-            health, changes = self.engine.heal()
+            health, changes = heal(self.engine)
         except UserError as exc:
             self._alarm("production", str(exc))
             raise

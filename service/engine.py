@@ -83,8 +83,6 @@ class ProjectionFailed(UserError):
     exit_code = 1
 
 
-
-
 def fold(
     records: Iterable[Record], *, at_seq: int | None = None, as_of: str | None = None,
     start: State | None = None,
@@ -236,12 +234,6 @@ class Engine:
         self._notify(record)
         return outcome
 
-    def heal(self) -> tuple[Health, list[str]]:
-        """Bring the registry and the production file back to the log (``service.production``)."""
-        from service.production import heal
-
-        return heal(self)
-
     def production_health(self, state: State | None = None) -> Health:
         """Whether the production file is the champion's intact bytes (reads only)."""
         from projections.production import health
@@ -311,11 +303,16 @@ class Engine:
     def _heal(self, state: State) -> None:
         """Re-project everything when the registry does not name the log's head (a writer
         killed between its append and its projection: the registry is written last)."""
-        if self.registry_position() != (state.seq, state.head):
+        if self.registry_lags(state):
             try:
                 self.project(state)
             except ProjectionIncomplete as exc:  # other models' files; a switch checks its own first
                 print(f"warning: {exc}", file=sys.stderr)
+
+    def registry_lags(self, state: State) -> bool:
+        """Whether the registry does not name the commit ``state`` reflects (it is written
+        last, so one that names the head means every folder was put in place)."""
+        return self.registry_position() != (state.seq, state.head)
 
     def registry_position(self) -> tuple[int, str] | None:
         try:

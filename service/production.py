@@ -55,7 +55,6 @@ def check_switch(store: BlobStore, state: State, events: list[dict[str, Any]]) -
 def heal(engine: Engine) -> tuple[Health, list[str]]:
     """Guarantee 2; returns the health after, and what changed on disk."""
     from projections.reconcile import check_managed
-    from projections.registry import REGISTRY_PATH, registry_bytes
 
     engine.require_root()
     with engine.log.writing():
@@ -63,11 +62,7 @@ def heal(engine: Engine) -> tuple[Health, list[str]]:
         engine.store.clean_temps()
         state = engine.fold_log()
         health = engine.production_health(state)
-        try:
-            current = (engine.root / REGISTRY_PATH).read_bytes()
-        except OSError:
-            current = b""
-        if health.state != "stale" and current == registry_bytes(state):
+        if health.state != "stale" and not engine.registry_lags(state):
             return health, []
         changes = engine.project(state)
         return engine.production_health(state), changes
