@@ -45,7 +45,7 @@ class ModelDeployer:
 
     def compare_models(self, v1: str, v2: str, data: str | Path | None = None) -> dict[str, Any]:
         """Two models side by side, with differences: their stored metrics, or (``data``)
-        both evaluated now on that data set with the McNemar p-value (nothing recorded)."""
+        both evaluated now on that data set with the paired test over events (nothing recorded)."""
         if data is not None:
             from service.modelling import compare_on_data
 
@@ -79,6 +79,25 @@ class ModelDeployer:
         """Roll back to ``version`` (default: the previous champion); returns the commit."""
         return self.engine.execute(Rollback(ref=version, reason=reason, severity=severity),
                                    reason=reason).record
+
+    def approve(self, ref: str, reason: str) -> dict[str, Any]:
+        """Approve the verdict awaiting approval (``[decide] require_approval``): it is
+        carried out, with this deployer's actor recorded; returns the commit."""
+        from service.deciding import settle
+
+        return settle(self.engine, ref, reason, approve=True).record
+
+    def decline(self, ref: str, reason: str) -> dict[str, Any]:
+        """Decline the verdict awaiting approval: the champion stays; returns the commit."""
+        from service.deciding import settle
+
+        return settle(self.engine, ref, reason, approve=False).record
+
+    def pending_approval(self) -> dict[str, Any] | None:
+        """The verdict awaiting approval (``stale``: why it no longer holds), or None."""
+        from projections.views import pending_view
+
+        return pending_view(self.engine.state())
 
     def status(self) -> dict[str, Any]:
         """The status view, with ``production``: whether the scanner's file is intact."""

@@ -193,6 +193,10 @@ def render(command: str, info: dict[str, str], sizes: Any, results: dict[str, An
         out += ["The dashboard on the same root (Streamlit `AppTest`, each page drawn once, then "
                 "timed), the History page also filtered:", "", "```",
                 scale_summary(results["dashboard_scale"]), "```", ""]
+    if "decisions" in results:
+        from benchmarks.bench_decisions import section
+
+        out += section(results["decisions"])
     out += _profiles(results)
     return "\n".join(out) + "\n"
 

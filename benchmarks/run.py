@@ -26,6 +26,7 @@ from benchmarks import (
     bench_cli,
     bench_daemon,
     bench_dashboard,
+    bench_decisions,
     bench_models,
     bench_replay,
     bench_scale,
@@ -149,6 +150,8 @@ def _run_all(work: Path, sizes: Sizes) -> dict[str, Any]:
     results["dashboard_scale"] = bench_dashboard.run_at_scale(
         results["replay"]["roots"]["small"], results["scale"]["middle_model"], 3)
     say(bench_dashboard.scale_summary(results["dashboard_scale"]))
+    say("== 9. the decision gate: false promotions and power")
+    results["decisions"] = bench_decisions.run(reps=1000 if sizes is QUICK else 4000)
     results["targets"] = (report.targets(results) + report.more_targets(results)
                           + [bench_scale.target(results["scale"]),
                              bench_scale.dashboard_target(results["dashboard_scale"])])

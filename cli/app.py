@@ -188,26 +188,57 @@ def decide(
     policy: Annotated[Path | None, typer.Option(help="Policy TOML file.")] = None,
     dataset: Annotated[str, typer.Option(help="Data set both models were evaluated on.")] = "benchmark",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the decision; record nothing.")] = False,
+    same_data: Annotated[bool, typer.Option(
+        "--same-data", help="Two evaluations without a data digest (metrics files) were measured "
+                            "on the same data: compare them (recorded in the decision).")] = False,
     expect_seq: ExpectSeq = None,
     json_output: Json = False,
 ) -> None:
-    """Judge the challenger against the champion (SPEC section 8) and act on it."""
+    """Judge the challenger against the champion (SPEC section 8) and act on it (or, with
+    [decide] require_approval, record the verdict as awaiting approval)."""
     from service.deciding import decide as run_decide
     from service.inputs import load_policy
 
     eng = engine()
     eng.require_root()
     if dry_run:
-        events = run_decide(eng, load_policy(policy), dataset, dry_run=True)
+        events = run_decide(eng, load_policy(policy), dataset, dry_run=True, same_data=same_data)
         if json_output:
             render.emit_json(events)
             return
         render.decision({"events": events})
         typer.echo("dry run: nothing recorded")
         return
-    outcome = run_decide(eng, load_policy(policy), dataset, expected_seq=expect_seq)
+    outcome = run_decide(eng, load_policy(policy), dataset, expected_seq=expect_seq, same_data=same_data)
     assert isinstance(outcome, Outcome)
     _done(outcome, json_output)
+
+
+@command()
+def approve(
+    ref: Annotated[str, typer.Argument(help="The challenger whose verdict awaits approval.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log, with you as the actor).")],
+    expect_seq: ExpectSeq = None,
+    json_output: Json = False,
+) -> None:
+    """Approve the verdict awaiting approval: it is carried out (promotion or rejection)."""
+    from service.deciding import settle
+
+    _done(settle(engine(), ref, reason, approve=True, expected_seq=expect_seq), json_output)
+
+
+@command()
+def decline(
+    ref: Annotated[str, typer.Argument(help="The challenger whose verdict awaits approval.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log, with you as the actor).")],
+    expect_seq: ExpectSeq = None,
+    json_output: Json = False,
+) -> None:
+    """Decline the verdict awaiting approval: the champion stays; a declined promotion
+    rejects the challenger, a declined rejection leaves it to be decided by hand."""
+    from service.deciding import settle
+
+    _done(settle(engine(), ref, reason, approve=False, expected_seq=expect_seq), json_output)
 
 
 @command()
@@ -347,12 +378,12 @@ def compare(
 
         view = compare_on_data(eng, a, b, data)
     else:
-        from service.modelling import stored_mcnemar
+        from service.modelling import stored_paired_test
 
         state = eng.state()
         view = compare_view(state, a, b)
         if view["same_data"]:
-            view["mcnemar"] = stored_mcnemar(eng, state.resolve(a), state.resolve(b))
+            view["paired_test"] = stored_paired_test(eng, state.resolve(a), state.resolve(b))
     render.emit_json(view) if json_output else render.comparison(view)
 
 

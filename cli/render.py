@@ -85,10 +85,22 @@ def status(view: Mapping[str, Any]) -> None:
     say(model_line(challenger, "Challenger"))
     if challenger:
         say(f"  {challenger['status']}, submitted {challenger['submitted_at']}")
+    pending = view.get("pending_approval")
+    if pending:
+        say(pending_line(pending))
     counts = ", ".join(f"{n} {s}" for s, n in view["by_status"].items()) or "none"
     say(f"Models: {view['models']} ({counts}); pool: {view['pool']} event(s)")
     say(f"Log: {log['seq']} commits, head {log['hash'][:12]}, "
                   f"last update {log['last_updated'] or '-'}")
+
+
+def pending_line(pending: Mapping[str, Any]) -> str:
+    head = (f"Awaiting approval: {pending['verdict']} {pending['model_id']} "
+            f"(requested at commit {pending['requested_seq']}): {pending['reason']}")
+    if pending["stale"]:
+        return f"{head}\n  STALE: {pending['stale']}; run 'lifecycle decide' again"
+    return (f"{head}\n  settle it: lifecycle approve {pending['model_id']} --reason ... | "
+            f"lifecycle decline {pending['model_id']} --reason ...")
 
 
 def selection(rows: Sequence[Mapping[str, Any]], total: int) -> None:
@@ -131,17 +143,28 @@ def decision(record: Mapping[str, Any]) -> None:
         say(f"{event['type']}: {subject}: {text}")
         found = event.get("decision") or {}
         for check in found.get("checks", []):
-            mark = "ok  " if check["passed"] else "FAIL"
+            mark = "----" if check.get("checked") is False else "ok  " if check["passed"] else "FAIL"
             say(f"  [{mark}] {check['detail']}")
+        if found.get("power"):
+            say(f"  power: {found['power']['detail']}")
+        for warning in found.get("warnings", []):
+            say(f"  warning: {warning}")
+        same = (found.get("dataset") or {}) if isinstance(found.get("dataset"), dict) else {}
+        if same.get("same_data"):
+            say(f"  same data: {same['same_data']}")
+        if event["type"] == "approval_requested":
+            say(f"  awaiting approval: lifecycle approve {event['model_id']} --reason ... | "
+                f"lifecycle decline {event['model_id']} --reason ...")
 
 
 def comparison(view: Mapping[str, Any]) -> None:
     a, b = view["a"], view["b"]
     data = "same data" if view["same_data"] else "DIFFERENT data: compare with care"
     marks = {"a": "A better", "b": "B better", "same": "same", None: ""}
-    if view.get("mcnemar"):
-        m = view["mcnemar"]
-        data += f"; McNemar p={m['p_value']:.4g} (b={m['b']}, c={m['c']}, {m['method']})"
+    if view.get("paired_test"):
+        m = view["paired_test"]
+        data += (f"; paired test over events p={m['p_value']:.4g} ({m['events']} events, {m['images']} "
+                 f"images, b={m['b']}, c={m['c']}, {m['method']})")
     table(f"A = {a['model_id']} ({a['status']})  vs  B = {b['model_id']} ({b['status']}); {data}",
           ["metric", "A", "B", "B - A", ""],
           [(r["metric"], r["a"], r["b"],

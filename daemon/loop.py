@@ -211,8 +211,24 @@ class Daemon:
         """Leave the drop in the inbox while another challenger cannot be decided."""
         if drop.name not in self.reported:
             self.reported.add(drop.name)
+            waiting = self._with_a_person(self.engine.state())
             self.log.step("waiting", drop=drop.name,
-                          reason=f"challenger {challenger} is still undecided; decide or reject it")
+                          reason=f"challenger {challenger} {waiting or 'is still undecided; decide or reject it'}")
+
+    def _with_a_person(self, state: Any) -> str | None:
+        """Why the challenger is left to a person: its verdict awaits approval, or a person
+        declined its rejection (the daemon does not ask again for the same evaluations)."""
+        from lifecycle.approval import stale_reason
+
+        challenger, pending = state.challenger_record(), state.pending
+        if challenger is None:
+            return None
+        if pending is not None and stale_reason(state, pending) is None:
+            return (f"awaits approval of its verdict ({pending['verdict']}: {pending['reason']}); "
+                    f"approve or decline it")
+        if (challenger.decision or {}).get("declined"):
+            return "had its rejection declined by a person; decide, promote or reject it by hand"
+        return None
 
     def _registered(self, digest: str) -> str | None:
         for record in self.engine.state().models.values():
@@ -241,6 +257,9 @@ class Daemon:
         challenger = state.challenger_record()
         if challenger is None:
             return None
+        waiting = self._with_a_person(state)
+        if waiting is not None:
+            return f"{challenger.model_id} {waiting}"
         need = [m.model_id for m in (challenger, state.champion_record())
                 if m is not None and m.weights is not None
                 and m.evaluation_on(self.options.dataset, self.holdout_digest) is None]
@@ -257,6 +276,8 @@ class Daemon:
         outcome = decide(self.engine, self.options.policy, self.options.dataset)
         event = outcome.record["events"][-1]  # type: ignore[union-attr]
         self.log.step(event["type"], model=event["model_id"], reason=event["reason"])
+        if event["type"] == "approval_requested":
+            return f"{event['verdict']} awaits approval: {event['reason']}"
         return f"{event['type']}: {event['reason']}"
 
     def _reject_unevaluable(self, model_id: str, exc: UserError) -> str:

@@ -96,14 +96,16 @@ def last_decision(records: Sequence[Record]) -> dict[str, Any] | None:
                 [row] = history_rows([{**record, "events": [event]}])
                 decision = event.get("decision") or {}
                 return {**row, "outcome": event["type"], "checks": decision.get("checks", []),
-                        "rule": decision.get("rule")}
+                        "rule": decision.get("rule"), "warnings": decision.get("warnings", []),
+                        "power": (decision.get("power") or {}).get("detail")}
     return None
 
 
-def stored_mcnemar(root: Path, a: ModelRecord, b: ModelRecord) -> dict[str, Any] | None:
-    """McNemar on the stored predictions of both models on the same data (or None)."""
+def stored_paired_test(root: Path, a: ModelRecord, b: ModelRecord) -> dict[str, Any] | None:
+    """The paired test over events on the stored predictions of both models on the same
+    data (or None)."""
     from dashboard.snapshot import engine
-    from service.modelling import stored_mcnemar as from_engine
+    from service.modelling import stored_paired_test as from_engine
 
     return from_engine(engine(root), a, b)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from lifecycle.alerts import RollbackRules
 from lifecycle.policy import Policy
+from lifecycle.stats import EventPair
 from lifecycle.versions import Bump
 
 Json = Mapping[str, Any]
@@ -59,13 +60,36 @@ class RecordEvaluations:
 
 @dataclass(frozen=True)
 class DecideChallenger:
-    """Judge the challenger against the champion by the policy."""
+    """Judge the challenger against the champion by the policy.
+
+    ``paired`` holds per-event counts from the two evaluations' per-sample predictions;
+    ``same_data`` is the user's word that two evaluations recorded without a data digest
+    were measured on the same data; with ``require_approval`` the verdict is recorded as
+    awaiting a person's approval instead of being carried out."""
 
     policy: Policy = field(default_factory=Policy)
     dataset: str = "benchmark"
-    paired: tuple[int, int] | None = None
+    paired: tuple[EventPair, ...] | None = None
     paired_predictions: tuple[str, str] | None = None  # (champion, challenger) digests used
     reason: str | None = None
+    same_data: bool = False
+    require_approval: bool = False
+
+
+@dataclass(frozen=True)
+class Approve:
+    """A person approves the verdict awaiting approval: it is carried out."""
+
+    ref: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decline:
+    """A person declines the verdict awaiting approval: the champion stays."""
+
+    ref: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -127,4 +151,4 @@ class Import:
 
 
 Command = (Submit | RecordEvaluation | RecordEvaluations | DecideChallenger | Promote | Reject | Rollback
-           | Import | AddData | RecordObservation)
+           | Import | AddData | RecordObservation | Approve | Decline)

@@ -12,14 +12,16 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from lifecycle.alerts import assess
+from lifecycle.approval import refuse_if_pending, settleable
 from lifecycle.commands import (
     AddData,
+    Approve,
     Command,
     DecideChallenger,
+    Decline,
     Import,
     Promote,
     RecordEvaluation,
@@ -30,9 +32,13 @@ from lifecycle.commands import (
     Submit,
 )
 from lifecycle.errors import Conflict, UserError
+from lifecycle.rollbacks import record_observation, rollback
 from lifecycle.schema import (
+    ApprovalRequested,
+    Approved,
     Archived,
     DataAdded,
+    Declined,
     Evaluated,
     Imported,
     Observed,
@@ -41,16 +47,17 @@ from lifecycle.schema import (
     RolledBack,
     Trained,
 )
-from lifecycle.state import ModelRecord, State
+from lifecycle.state import Json, ModelRecord, State
 from lifecycle.transitions import allowed
 from lifecycle.versions import FIRST_VERSION, Version, check_family, model_id, parse_version
 
-EventModel = Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed
+EventModel = (Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed
+              | ApprovalRequested | Approved | Declined)
 
 
 def decide(state: State, command: Command) -> list[EventModel]:
-    handler = cast(Callable[[State, Any], list[EventModel]], _DECIDERS[type(command)])
-    return handler(state, command)
+    handler = cast(Callable[[State, Any], Sequence[EventModel]], _DECIDERS[type(command)])
+    return list(handler(state, command))
 
 
 def _submit(state: State, cmd: Submit) -> list[EventModel]:
@@ -105,25 +112,69 @@ def _decide_challenger(state: State, cmd: DecideChallenger) -> list[EventModel]:
     challenger = state.challenger_record()
     if challenger is None:
         raise UserError("there is no challenger to decide; submit one with 'lifecycle submit'")
+    if cmd.require_approval:
+        refuse_if_pending(state)
     new_eval = challenger.latest_on(cmd.dataset)
     if new_eval is None:
         raise UserError(
             f"challenger {challenger.model_id} has no evaluation on data set "
             f"'{cmd.dataset}'; run 'lifecycle evaluate challenger ... --dataset {cmd.dataset}'"
         )
+    decision = _judge(state, cmd, new_eval)
+    if cmd.require_approval:
+        return [ApprovalRequested(model_id=challenger.model_id, verdict=decision["outcome"],
+                                  reason=decision["reason"], decision=decision)]
+    return _verdict(state, challenger, decision)
+
+
+def _judge(state: State, cmd: DecideChallenger, new_eval: Json) -> dict[str, Any]:
+    """The rule's decision record: the first model is promoted; otherwise the policy
+    compares the two evaluations on the same data."""
     champion = state.champion_record()
     if champion is None:
-        reason = "first model: there is no champion yet"
-        first = {"outcome": "promote", "rule": "first model", "reason": reason,
-                 "challenger_metrics": dict(new_eval["metrics"]), "dataset": cmd.dataset}
-        return [Promoted(model_id=challenger.model_id, reason=reason, decision=first)]
-    old_eval = _champion_evaluation(champion, cmd.dataset, new_eval.get("dataset_digest"))
+        return {"outcome": "promote", "rule": "first model", "reason": "first model: there is no champion yet",
+                "challenger_metrics": dict(new_eval["metrics"]), "dataset": cmd.dataset}
+    digest = new_eval.get("dataset_digest")
+    old_eval = _champion_evaluation(champion, cmd.dataset, digest)
+    if digest is None and not cmd.same_data:
+        raise UserError(
+            f"both evaluations on '{cmd.dataset}' were recorded without a data digest (metrics "
+            "files), so nothing shows they were measured on the same data; evaluate both with "
+            "'lifecycle evaluate --data DIR', or, if they were, run 'lifecycle decide --same-data'"
+        )
     _check_paired(cmd, old_eval, new_eval)
     decision: dict[str, Any] = cmd.policy.judge(old_eval["metrics"], new_eval["metrics"], cmd.paired)
-    decision["dataset"] = {"name": cmd.dataset, "digest": new_eval.get("dataset_digest")}
+    decision["dataset"] = {"name": cmd.dataset, "digest": digest}
+    if digest is None:
+        decision["dataset"]["same_data"] = "asserted by the user (--same-data)"
+    return decision
+
+
+def _verdict(state: State, challenger: ModelRecord, decision: dict[str, Any]) -> list[EventModel]:
     if decision["outcome"] == "reject":
         return [_reject_event(state, challenger, decision["reason"], decision)]
     return _promotion(state, challenger, decision["reason"], decision)
+
+
+def _approve(state: State, cmd: Approve) -> list[EventModel]:
+    record, pending = settleable(state, cmd.ref, "approve")
+    approval = {"approved": cmd.reason, "requested_seq": pending["seq"]}
+    decision = {**pending["decision"], "approval": approval}
+    return [Approved(model_id=record.model_id, verdict=pending["verdict"], reason=cmd.reason,
+                     requested_seq=pending["seq"]),
+            *_verdict(state, record, decision)]
+
+
+def _decline(state: State, cmd: Decline) -> list[EventModel]:
+    record, pending = settleable(state, cmd.ref, "decline")
+    declined = Declined(model_id=record.model_id, verdict=pending["verdict"], reason=cmd.reason,
+                        requested_seq=pending["seq"])
+    if pending["verdict"] == "reject":
+        return [declined]
+    reason = f"promotion declined: {cmd.reason}"
+    decision = {"outcome": "reject", "rule": "approval declined", "reason": reason,
+                "declined": pending["decision"], "requested_seq": pending["seq"]}
+    return [declined, _reject_event(state, record, reason, decision)]
 
 
 def _check_paired(cmd: DecideChallenger, old_eval: Any, new_eval: Any) -> None:
@@ -196,22 +247,6 @@ def _reject(state: State, cmd: Reject) -> list[EventModel]:
                                                       "reason": cmd.reason})]
 
 
-def _rollback(state: State, cmd: Rollback) -> list[EventModel]:
-    current = state.champion_record()
-    if current is None:
-        raise UserError("there is no champion to roll back")
-    if cmd.observation_seq is not None and (state.alert or {}).get("seq") != cmd.observation_seq:
-        raise Conflict(f"observation {cmd.observation_seq} no longer calls for a rollback "
-                       "(already handled, or the champion changed)")
-    target = _rollback_target(state, cmd.ref)
-    return [
-        Archived(model_id=current.model_id, status="pre_rollback",
-                 reason=f"Rolled back to v{target.version}: {cmd.reason}"),
-        RolledBack(model_id=target.model_id, from_model_id=current.model_id,
-                   reason=cmd.reason, severity=cmd.severity, observation_seq=cmd.observation_seq),
-    ]
-
-
 def _add_data(state: State, cmd: AddData) -> list[EventModel]:
     if cmd.event_id in state.data or cmd.event_id in state.pool:
         raise UserError(f"event {cmd.event_id} is already recorded; event ids are unique")
@@ -222,62 +257,6 @@ def _add_data(state: State, cmd: AddData) -> list[EventModel]:
                       magnitude_class=cmd.magnitude_class, azimuth_class=cmd.azimuth_class,
                       magnitude_value=cmd.magnitude_value, azimuth_value=cmd.azimuth_value,
                       images=list(cmd.images))]
-
-
-def _record_observation(state: State, cmd: RecordObservation) -> list[EventModel]:
-    record = state.resolve(cmd.ref)
-    evaluation = record.evaluations.get(record.latest_evaluation) if record.latest_evaluation else None
-    verdict = assess(cmd.rules, evaluation["metrics"] if evaluation else {}, cmd.false_positive_rate,
-                     cmd.accuracy)
-    observed = Observed(model_id=record.model_id, false_positive_rate=cmd.false_positive_rate,
-                        accuracy=cmd.accuracy, window=cmd.window, **verdict)
-    if not (cmd.apply and verdict["action"] == "rollback" and record.model_id == state.champion):
-        return [observed]
-    target = state.previous_champion()
-    if target is None:
-        return [observed]
-    reason = f"{verdict['severity']} in production: {'; '.join(verdict['findings'])}"
-    return [observed, *_rollback(state, Rollback(ref=target.model_id, reason=reason,
-                                                 severity=verdict["severity"]))]
-
-
-def _rollback_target(state: State, ref: str | None) -> ModelRecord:
-    if ref is None:
-        target = state.previous_champion()
-        if target is None:
-            raise _no_previous_champion(state)
-        return target
-    target = state.resolve(ref)
-    if target.model_id == state.champion:
-        raise UserError(f"{target.model_id} is already the champion")
-    if target.model_id not in state.reigns or not allowed(target.status, "rolled_back"):
-        raise UserError(
-            f"{target.model_id} is {target.status} and was never champion; only former "
-            "champions can be rolled back to (see 'lifecycle rollback --list')"
-        )
-    if target.weights is None:
-        raise UserError(f"{target.model_id} has no weight file (imported without one); "
-                        "it cannot serve as champion")
-    return target
-
-
-def _no_previous_champion(state: State) -> UserError:
-    """Why a plain rollback has no target. Former champions that a rollback removed are not
-    restored by it (deliberately), but they are named with the command that restores one."""
-    removed = [r.version for r in state.former_champions()
-               if r.status == "pre_rollback" and r.weights is not None]
-    if not removed:
-        return UserError("no archived champion to roll back to; see 'lifecycle rollback --list'")
-    head = "no archived champion that a plain rollback restores"
-    if len(removed) == 1:
-        return UserError(f"{head}: v{removed[0]} was removed by a rollback (pre_rollback); restore it "
-                         f"explicitly with 'lifecycle rollback --version {removed[0]}'")
-    names = [f"v{version}" for version in removed[:3]]
-    if len(removed) > 3:
-        names.append(f"{len(removed) - 3} more")
-    return UserError(f"{head}: {', '.join(names[:-1])} and {names[-1]} were removed by rollbacks "
-                     f"(pre_rollback); restore one explicitly, e.g. "
-                     f"'lifecycle rollback --version {removed[0]}'")
 
 
 def _import(state: State, cmd: Import) -> list[EventModel]:
@@ -295,15 +274,17 @@ def _import(state: State, cmd: Import) -> list[EventModel]:
     return [Imported(**m, source=cmd.source) for m in cmd.models]
 
 
-_DECIDERS: dict[type, Callable[..., list[EventModel]]] = {
+_DECIDERS: dict[type, Callable[..., Sequence[EventModel]]] = {
     Submit: _submit,
     RecordEvaluation: _record_evaluation,
     RecordEvaluations: _record_evaluations,
     DecideChallenger: _decide_challenger,
     Promote: _promote,
     Reject: _reject,
-    Rollback: _rollback,
+    Rollback: rollback,
     Import: _import,
+    Approve: _approve,
+    Decline: _decline,
     AddData: _add_data,
-    RecordObservation: _record_observation,
+    RecordObservation: record_observation,
 }

@@ -112,7 +112,7 @@ def _promoted(state: State, e: Json, at: str) -> State:
         state, updated, champion=record.model_id, challenger=None,
         reigns=(*state.reigns, record.model_id),
         pool=_without(state.pool, record.training_data.get("events_included", ())),
-        alert=None,
+        alert=None, pending=None,
     )
 
 
@@ -128,7 +128,7 @@ def _rejected(state: State, e: Json, at: str) -> State:
     for event_id in e.get("returned_to_pool", ()):
         known = state.data.get(event_id) or {"event_id": event_id}
         pool = pool.set(event_id, {**known, "returned_by": record.model_id, "returned_at": at})
-    return _put(state, updated, challenger=None, pool=pool)
+    return _put(state, updated, challenger=None, pool=pool, pending=None)
 
 
 def _archived(state: State, e: Json, at: str) -> State:
@@ -156,6 +156,28 @@ def _rolled_back(state: State, e: Json, at: str) -> State:
     )
     return _put(state, updated, champion=record.model_id, reigns=(*state.reigns, record.model_id),
                 alert=None)
+
+
+def _approval_requested(state: State, e: Json, at: str) -> State:
+    if e["model_id"] != state.challenger:
+        raise InvalidTransition(f"{e['model_id']} is not the challenger; its verdict cannot await approval")
+    pending = {"model_id": e["model_id"], "verdict": e["verdict"], "reason": e["reason"],
+               "decision": e["decision"], "champion": state.champion, "seq": state.seq + 1, "at": at}
+    return state._replace(pending=pending)
+
+
+def _settled(state: State, e: Json, at: str) -> State:
+    """An approval or a decline of the pending verdict; a declined rejection leaves the
+    challenger in place, with the declined verdict as its decision."""
+    pending = state.pending
+    if pending is None or pending["model_id"] != e["model_id"] or pending["seq"] != e["requested_seq"]:
+        raise InvalidTransition(f"{e['model_id']}: no verdict requested at commit "
+                                f"{e['requested_seq']} awaits approval")
+    if e["type"] == "declined" and e["verdict"] == "reject":
+        record = state.models[e["model_id"]]
+        declined = {**pending["decision"], "declined": e["reason"], "requested_seq": pending["seq"], "at": at}
+        return _put(state, record._replace(decision=declined), pending=None)
+    return state._replace(pending=None)
 
 
 def _data_added(state: State, e: Json, at: str) -> State:
@@ -236,4 +258,7 @@ _EVOLVERS: dict[str, Evolver] = {
     "imported": _imported,
     "data_added": _data_added,
     "observed": _observed,
+    "approval_requested": _approval_requested,
+    "approved": _settled,
+    "declined": _settled,
 }

@@ -7,21 +7,32 @@ Guarantees:
    set), over the metrics both have, and returns every check with its inputs, so the
    decision can be stored and explained later.
 3. Promotion requires every check to pass: minimum composite gain, a significant
-   paired improvement (when per-sample predictions exist; otherwise "not tested",
-   which does not block), no regression beyond tolerance, and, in strict mode, no
-   metric worse.
+   paired improvement with events as the unit (when per-sample predictions exist;
+   otherwise "not tested", which does not block), no regression beyond tolerance, and,
+   in strict mode, no metric worse. A check that cannot be made is recorded as such
+   (``lifecycle.gate``), never dropped.
+4. Every decision states the power of its data (``power``) and lists its ``warnings``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lifecycle.checks import flag, number, table
 from lifecycle.errors import UserError
-from lifecycle.stats import mcnemar
+from lifecycle.gate import (
+    LOWER_IS_BETTER,
+    gain_check,
+    power,
+    promotion_reason,
+    significance_check,
+    strict_check,
+    tolerance_checks,
+)
+from lifecycle.stats import EventPair
 
 FORMULA = (
     "0.35*mag_acc + 0.15*azi_acc + 0.20*mag_macro_f1 + 0.15*(MCC+1)/2 "
@@ -35,7 +46,6 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "stability": 0.10,
     "false_positive_rate": 0.05,
 }
-LOWER_IS_BETTER = frozenset({"false_positive_rate"})
 
 
 def _term(metric: str, value: float) -> float:
@@ -81,7 +91,7 @@ class Policy:
             weights=parsed,
             min_gain=number(data.get("min_gain", 0.005), "min_gain"),
             significance_level=number(data.get("significance_level", 0.05), "significance_level",
-                                      minimum=0.0),
+                                      minimum=0.0, maximum=1.0),
             tolerances=_tolerances(data.get("tolerances", {})),
             strict=flag(data.get("strict", False), "strict"),
         )
@@ -108,25 +118,33 @@ class Policy:
         self,
         champion: Mapping[str, Any],
         challenger: Mapping[str, Any],
-        paired: tuple[int, int] | None,
+        paired: Sequence[EventPair] | None,
     ) -> dict[str, Any]:
-        """Decide between two metric sets measured on the same data."""
+        """Decide between two metric sets measured on the same data; ``paired`` holds the
+        per-event counts of the two models' per-sample predictions (None: not available)."""
         common = {k for k, v in champion.items() if v is not None and challenger.get(k) is not None}
         old = self.composite(champion, only=common & set(self.weights))
         new = self.composite(challenger, only=common & set(self.weights))
+        t = self.tolerances
         checks = [
-            self._gain_check(old["score"], new["score"]),
-            self._significance_check(paired),
-            *self._tolerance_checks(champion, challenger),
+            gain_check(old["score"], new["score"], self.min_gain),
+            significance_check(paired, self.significance_level),
+            *tolerance_checks(champion, challenger, [
+                ("magnitude_accuracy", -t.magnitude_accuracy_drop),
+                ("large_recall", -t.large_recall_drop),
+                ("false_positive_rate", t.false_positive_rate_rise)]),
         ]
         if self.strict:
-            checks.append(_strict_check(champion, challenger, common))
+            checks.append(strict_check(champion, challenger))
         failed = [c for c in checks if not c["passed"]]
+        evidence = power(paired, self.significance_level, self.min_gain)
         return {
             "outcome": "reject" if failed else "promote",
-            "reason": failed[0]["detail"] if failed else _promotion_reason(checks),
+            "reason": failed[0]["detail"] if failed else promotion_reason(checks),
             "rule": failed[0]["name"] if failed else "all checks passed",
             "checks": checks,
+            "power": evidence,
+            "warnings": [w for w in [evidence["warning"]] if w],
             "composite": {"champion": old["score"], "challenger": new["score"],
                           "weights": new["weights"], "formula": FORMULA},
             "champion_metrics": dict(champion),
@@ -134,76 +152,9 @@ class Policy:
             "policy": self.to_dict(),
         }
 
-    def _gain_check(self, old: float, new: float) -> dict[str, Any]:
-        gain = round(new - old, 6)
-        if new < old:
-            detail = f"lower composite score ({new:.4f} vs champion {old:.4f})"
-        elif gain < self.min_gain:
-            detail = f"composite gain {gain:+.4f} below the minimum {self.min_gain}"
-        else:
-            detail = f"higher composite score ({new:.4f} vs {old:.4f}, {gain:+.4f})"
-        return {"name": "min_gain", "passed": gain >= self.min_gain, "detail": detail,
-                "gain": gain, "minimum": self.min_gain}
-
-    def _significance_check(self, paired: tuple[int, int] | None) -> dict[str, Any]:
-        if paired is None:
-            return {"name": "significance", "passed": True, "tested": False,
-                    "detail": "significance not tested (no per-sample predictions)"}
-        result = mcnemar(*paired)
-        significant = result.p_value < self.significance_level
-        passed = significant and result.c > result.b
-        verdict = ("significant" if passed else
-                   "reversed: the challenger is significantly worse" if significant else "not significant")
-        return {
-            "name": "significance", "passed": passed, "tested": True,
-            "b": result.b, "c": result.c, "p_value": result.p_value, "method": result.method,
-            "detail": (f"improvement {verdict} (McNemar p={result.p_value:.4g}, "
-                       f"b={result.b}, c={result.c}, level {self.significance_level})"),
-        }
-
-    def _tolerance_checks(
-        self, champion: Mapping[str, Any], challenger: Mapping[str, Any]
-    ) -> list[dict[str, Any]]:
-        t = self.tolerances
-        limits = [("magnitude_accuracy", -t.magnitude_accuracy_drop),
-                  ("large_recall", -t.large_recall_drop),
-                  ("false_positive_rate", t.false_positive_rate_rise)]
-        checks = []
-        for metric, limit in limits:
-            if champion.get(metric) is None or challenger.get(metric) is None:
-                continue
-            change = round(float(challenger[metric]) - float(champion[metric]), 6)
-            passed = change <= limit if metric in LOWER_IS_BETTER else change >= limit
-            word = "rose" if change > 0 else "dropped"
-            checks.append({
-                "name": f"tolerance:{metric}", "passed": passed, "change": change, "limit": limit,
-                "detail": f"{metric.replace('_', ' ')} {word} {abs(change):.2f} points "
-                          f"(tolerance {abs(limit)})",
-            })
-        return checks
-
 
 def _tolerances(table: Any) -> Tolerances:
     names = {"magnitude_accuracy_drop", "large_recall_drop", "false_positive_rate_rise"}
     if not isinstance(table, Mapping) or set(table) - names:
         raise UserError(f"[tolerances] takes {sorted(names)}")
     return Tolerances(**{k: number(v, f"tolerances.{k}", minimum=0.0) for k, v in table.items()})
-
-
-def _strict_check(
-    champion: Mapping[str, Any], challenger: Mapping[str, Any], common: set[str]
-) -> dict[str, Any]:
-    worse = sorted(
-        m for m in common
-        if (challenger[m] > champion[m] if m in LOWER_IS_BETTER else challenger[m] < champion[m])
-    )
-    detail = f"strict mode: worse on {', '.join(worse)}" if worse else "strict mode: no metric worse"
-    return {"name": "strict", "passed": not worse, "worse": worse, "detail": detail}
-
-
-def _promotion_reason(checks: list[dict[str, Any]]) -> str:
-    gain = checks[0]["detail"]
-    significance = checks[1]
-    if significance.get("tested"):
-        return f"{gain}; McNemar p={significance['p_value']:.4g}"
-    return f"{gain}; {significance['detail']}"

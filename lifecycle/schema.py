@@ -133,6 +133,39 @@ class Rejected(_Event):
     returned_to_pool: list[Name] = []
 
 
+Verdict = Literal["promote", "reject"]
+
+
+class ApprovalRequested(_Event):
+    """The rule's verdict on the challenger awaits a person (``require_approval``)."""
+
+    type: Literal["approval_requested"] = "approval_requested"
+    verdict: Verdict
+    reason: Reason
+    decision: dict[str, Any]
+
+
+class Approved(_Event):
+    """A person approved the verdict requested at ``requested_seq``; it is carried out in
+    the same commit."""
+
+    type: Literal["approved"] = "approved"
+    verdict: Verdict
+    reason: Reason
+    requested_seq: Annotated[int, Field(ge=1)]
+
+
+class Declined(_Event):
+    """A person declined the verdict requested at ``requested_seq``: the champion stays; a
+    declined promotion rejects the challenger in the same commit, a declined rejection
+    leaves it the challenger, to be decided by hand."""
+
+    type: Literal["declined"] = "declined"
+    verdict: Verdict
+    reason: Reason
+    requested_seq: Annotated[int, Field(ge=1)]
+
+
 class Archived(_Event):
     type: Literal["archived"] = "archived"
     reason: Reason
@@ -205,7 +238,8 @@ class Imported(_Event):
 
 
 Event = Annotated[
-    Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed,
+    Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed
+    | ApprovalRequested | Approved | Declined,
     Field(discriminator="type"),
 ]
 

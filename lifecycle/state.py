@@ -100,6 +100,7 @@ class State(NamedTuple):
     pool: immutables.Map[str, Json] = immutables.Map()
     data: immutables.Map[str, Json] = immutables.Map()
     alert: Json | None = None
+    pending: Json | None = None  # the verdict awaiting a person's approval (lifecycle.approval)
 
     def with_models(self, models: immutables.Map[str, ModelRecord]) -> State:
         return State._make((models, *self[1:]))

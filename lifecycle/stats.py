@@ -1,20 +1,36 @@
-"""Paired significance test: McNemar on per-sample correctness (pure math, no scipy).
+"""Paired significance tests on magnitude correctness, with events as the unit (pure math).
 
 Guarantees:
-1. ``b`` counts samples the champion got right and the challenger wrong, ``c`` the
-   reverse; only discordant pairs matter.
-2. When ``b + c < 25`` the exact two-sided binomial test is used (``p = min(1, 2 *
-   P[X <= min(b, c)])`` with ``X ~ Bin(b + c, 1/2)``); otherwise the chi-square test
-   with continuity correction, one degree of freedom.
+1. ``b`` counts images the champion got right and the challenger wrong, ``c`` the
+   reverse; only discordant images matter. ``event_pairs`` groups them by the data set's
+   ``event_id`` (an image without one is its own event) and requires both prediction sets
+   to cover exactly the same images.
+2. ``clustered`` tests the events, not the images: the images of one event (the hourly
+   spectrograms of one station-day) are not independent, and a per-image test then
+   promotes an equal challenger several times as often as its level says. Each event
+   contributes ``d = c_k - b_k``; under "the two models are equally good" the two are
+   exchangeable within each event, so the sign of each ``d`` is a fair coin:
+   - fewer than ``EXACT_BELOW`` discordant events: the exact sign-flip (randomisation)
+     test over events, p = P(|T*| >= |T|) with T = sum of d, enumerated exactly;
+   - otherwise the clustered McNemar of Durkalski et al. (2003, Stat Med 22:2417),
+     chi-square = (|sum d| - 1)^2 / sum d^2 with one degree of freedom (continuity
+     corrected), the normal approximation of the same randomisation distribution.
+   With one image per event (d in {-1, 0, 1}) these are exactly McNemar's exact binomial
+   and continuity-corrected chi-square, so ``clustered`` gives ``mcnemar``'s answer.
+3. ``detectable_gain`` is the smallest accuracy gain (a fraction) that the same data
+   would detect with the given power at the given two-sided level, from the observed
+   spread of the events' differences (normal approximation): z * sqrt(sum d^2) / images.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from statistics import NormalDist
 from typing import Any, NamedTuple
 
 EXACT_BELOW = 25
+TEST_NAME = "clustered McNemar over events (exact sign-flip below 25 discordant events)"
 
 
 class McNemar(NamedTuple):
@@ -24,7 +40,37 @@ class McNemar(NamedTuple):
     method: str
 
 
+class EventPair(NamedTuple):
+    """One event's images, and how many of them only the champion (b) or only the
+    challenger (c) got right."""
+
+    images: int
+    b: int
+    c: int
+
+
+class PairedTest(NamedTuple):
+    events: int
+    images: int
+    discordant_events: int
+    b: int
+    c: int
+    statistic: float
+    p_value: float
+    method: str
+    test: str = TEST_NAME
+
+
+def _chi_square(difference: int, variance: int) -> float:
+    return max(0, abs(difference) - 1) ** 2 / variance
+
+
+def _chi_square_p(statistic: float) -> float:
+    return math.erfc(math.sqrt(statistic / 2.0))
+
+
 def mcnemar(b: int, c: int) -> McNemar:
+    """McNemar's test on per-image counts (every image its own unit)."""
     if b < 0 or c < 0:
         raise ValueError("discordant counts must be non-negative")
     n = b + c
@@ -34,25 +80,74 @@ def mcnemar(b: int, c: int) -> McNemar:
         k = min(b, c)
         tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
         return McNemar(b, c, min(1.0, 2.0 * tail), "exact binomial")
-    statistic = (abs(b - c) - 1) ** 2 / n
-    return McNemar(b, c, math.erfc(math.sqrt(statistic / 2.0)), "chi-square, continuity corrected")
+    return McNemar(b, c, _chi_square_p(_chi_square(b - c, n)), "chi-square, continuity corrected")
 
 
-def paired_counts(
+def clustered(pairs: Iterable[EventPair]) -> PairedTest:
+    """The paired test with events as the unit (guarantee 2)."""
+    pairs = list(pairs)
+    if any(p.b < 0 or p.c < 0 or p.b + p.c > p.images for p in pairs):
+        raise ValueError("an event's discordant counts must be non-negative and within its images")
+    differences = [p.c - p.b for p in pairs if p.c != p.b]
+    b, c = sum(p.b for p in pairs), sum(p.c for p in pairs)
+    variance = sum(d * d for d in differences)
+    statistic = _chi_square(c - b, variance) if variance else 0.0
+    if len(differences) < EXACT_BELOW:
+        p_value, method = _sign_flip_p(differences), "exact sign-flip over events"
+    else:
+        p_value, method = _chi_square_p(statistic), "chi-square over events, continuity corrected"
+    return PairedTest(events=len(pairs), images=sum(p.images for p in pairs),
+                      discordant_events=len(differences), b=b, c=c,
+                      statistic=round(statistic, 6), p_value=p_value, method=method)
+
+
+def _sign_flip_p(differences: Sequence[int]) -> float:
+    """P(|T*| >= |T|) over the 2^m equally likely sign patterns, counted exactly."""
+    counts: dict[int, int] = {0: 1}
+    for d in differences:
+        shifted: dict[int, int] = {}
+        for total, ways in counts.items():
+            shifted[total + d] = shifted.get(total + d, 0) + ways
+            shifted[total - d] = shifted.get(total - d, 0) + ways
+        counts = shifted
+    observed = abs(sum(differences))
+    extreme = sum(ways for total, ways in counts.items() if abs(total) >= observed)
+    return min(1.0, extreme / (1 << len(differences)))
+
+
+def detectable_gain(pairs: Sequence[EventPair], level: float, power: float = 0.8) -> float | None:
+    """Guarantee 3; None when it cannot be estimated (the models disagree on no image, or
+    the level is not strictly between 0 and 1)."""
+    variance = sum((p.c - p.b) ** 2 for p in pairs)
+    images = sum(p.images for p in pairs)
+    if not variance or not images or not 0.0 < level < 1.0 or not 0.0 < power < 1.0:
+        return None
+    z = NormalDist().inv_cdf(1.0 - level / 2.0) + NormalDist().inv_cdf(power)
+    return float(z * math.sqrt(variance) / images)
+
+
+def events_needed(events: int, detectable: float, required: float) -> int:
+    """How many events in all would bring the detectable gain down to ``required``: the
+    detectable gain shrinks with the square root of the number of events."""
+    return math.ceil(events * (detectable / required) ** 2)
+
+
+def event_pairs(
     champion: Sequence[Mapping[str, Any]], challenger: Sequence[Mapping[str, Any]]
-) -> tuple[int, int]:
-    """McNemar's b (champion right, challenger wrong) and c (the reverse), sample by sample.
-
-    Both prediction sets must cover exactly the same samples (matched by ``row``).
-    """
+) -> tuple[EventPair, ...]:
+    """Per-event counts from two prediction sets over the same images (matched by
+    ``row``), in event-id order."""
     by_row = {r["row"]: r for r in challenger}
     if len(by_row) != len(champion) or any(r["row"] not in by_row for r in champion):
         raise ValueError("the two prediction sets do not cover the same samples")
-    b = c = 0
+    events: dict[str, list[int]] = {}
     for old in champion:
         new = by_row[old["row"]]
+        key = str(old.get("event_id") or f"row {old['row']}")
+        counts = events.setdefault(key, [0, 0, 0])
         old_ok = old["magnitude_pred"] == old["magnitude_true"]
         new_ok = new["magnitude_pred"] == new["magnitude_true"]
-        b += old_ok and not new_ok
-        c += new_ok and not old_ok
-    return b, c
+        counts[0] += 1
+        counts[1] += old_ok and not new_ok
+        counts[2] += new_ok and not old_ok
+    return tuple(EventPair(*events[key]) for key in sorted(events))

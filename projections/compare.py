@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.policy import LOWER_IS_BETTER
+from lifecycle.gate import LOWER_IS_BETTER
 from lifecycle.state import Json, ModelRecord, State
 
 METRICS = ("magnitude_accuracy", "azimuth_accuracy", "magnitude_macro_f1", "magnitude_mcc",

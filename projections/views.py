@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from lifecycle.approval import describe
 from lifecycle.errors import UserError
 from lifecycle.state import ModelRecord, State
 from projections.registry import archive_entry, challenger_entry, champion_entry, folder, metrics
@@ -26,8 +27,20 @@ def status_view(state: State) -> dict[str, Any]:
         "models": len(state.models),
         "by_status": dict(sorted(counts.items())),
         "pool": len(state.pool),
+        "pending_approval": pending_view(state),
         "log": {"seq": state.seq, "hash": state.head, "last_updated": state.last_time},
     }
+
+
+def pending_view(state: State) -> dict[str, Any] | None:
+    """The verdict awaiting approval (without its full decision record), or None."""
+    pending = describe(state)
+    if pending is None:
+        return None
+    power = (pending["decision"].get("power") or {}) if pending.get("decision") else {}
+    return {"model_id": pending["model_id"], "verdict": pending["verdict"], "reason": pending["reason"],
+            "requested_seq": pending["seq"], "requested_at": pending["at"], "stale": pending["stale"],
+            "warnings": list(pending["decision"].get("warnings", [])), "power": power.get("detail")}
 
 
 def selection_list(state: State) -> list[dict[str, Any]]:
@@ -145,6 +158,10 @@ def event_detail(event: Mapping[str, Any]) -> str:
                 f"{len(event['images'])} image(s)")
     if kind == "observed":
         return f"{event['severity']}: FPR {event['false_positive_rate']:.2f}%; " + "; ".join(event["findings"])
+    if kind == "approval_requested":
+        return f"verdict {event['verdict']} awaits approval"
+    if kind in ("approved", "declined"):
+        return f"verdict {event['verdict']} (requested at commit {event['requested_seq']}) {kind}"
     if kind == "imported":
         return f"as {event['status']}" + (f"; {len(event['warnings'])} warning(s)"
                                           if event.get("warnings") else "")

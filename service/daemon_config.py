@@ -1,4 +1,4 @@
-"""``<root>/config/lifecycle.toml``: triggers, rollback rules, hooks, daemon and production settings.
+"""``<root>/config/lifecycle.toml``: triggers, rollback rules, hooks, approval, daemon and production settings.
 
 This file is the user's configuration (not a projection: replay never writes it). Missing
 file or section: the defaults of SPEC sections 6 and 9. Unknown keys are refused.
@@ -16,6 +16,9 @@ rollback_on_high = false
 [daemon]
 quiet_seconds = 5            # a drop without READY is complete when unchanged this long
 max_file_mb = 2048           # bigger files in a drop are refused
+[decide]
+require_approval = false     # true: decide and the daemon record the verdict as awaiting
+                             # approval; 'lifecycle approve/decline' settles it
 [production]
 format = "auto"              # the layout of production/models/earthquake_model.pth: "auto"
                              # (torchvision's for convnext_tiny/small/base/large, else the
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle.alerts import RollbackRules
-from lifecycle.checks import number, shown, table, whole
+from lifecycle.checks import flag, number, shown, table, whole
 from lifecycle.errors import UserError
 
 CONFIG = Path("config") / "lifecycle.toml"
@@ -64,6 +67,7 @@ class Settings:
     quiet_seconds: float = 5.0
     max_file_mb: float = 2048.0
     production_format: str = "auto"
+    require_approval: bool = False
 
 
 def load(root: Path) -> Settings:
@@ -79,15 +83,18 @@ def load(root: Path) -> Settings:
         return Settings()
     data = read_toml(path, "configuration file")
     try:
-        _known(data, {"triggers", "rollback", "hooks", "daemon", "production"}, str(path))
+        _known(data, {"triggers", "rollback", "hooks", "daemon", "production", "decide"}, str(path))
         daemon = table(data.get("daemon", {}), "daemon")
         _known(daemon, {"quiet_seconds", "max_file_mb"}, "[daemon]")
+        deciding = table(data.get("decide", {}), "decide")
+        _known(deciding, {"require_approval"}, "[decide]")
         return Settings(triggers=_triggers(table(data.get("triggers", {}), "triggers")),
                         rollback=RollbackRules.from_mapping(table(data.get("rollback", {}), "rollback")),
                         hooks=_hooks(data.get("hooks", [])),
                         quiet_seconds=number(daemon.get("quiet_seconds", 5.0), "daemon.quiet_seconds", minimum=0),
                         max_file_mb=number(daemon.get("max_file_mb", 2048.0), "daemon.max_file_mb", minimum=0),
-                        production_format=_production(table(data.get("production", {}), "production")))
+                        production_format=_production(table(data.get("production", {}), "production")),
+                        require_approval=flag(deciding.get("require_approval", False), "decide.require_approval"))
     except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
 

@@ -1,28 +1,33 @@
-"""``lifecycle decide``: pair the two evaluations' predictions, then decide.
+"""``lifecycle decide``, ``approve`` and ``decline``: pair the two evaluations'
+predictions by event, then decide; settle a verdict awaiting approval.
 
-Guarantees: the McNemar counts are computed from the per-sample predictions of exactly
-the two evaluations the rule compares (the command names their digests, and the domain
-refuses a mismatch); a concurrent change makes the attempt fail cleanly and it is retried
-on the new state, a few times at most.
+Guarantees: the per-event counts of the paired test are computed from the per-sample
+predictions of exactly the two evaluations the rule compares (the command names their
+digests, and the domain refuses a mismatch); ``[decide] require_approval`` in
+``config/lifecycle.toml`` is read on every decision, so the CLI, the API and the daemon
+follow the same setting; a concurrent change makes the attempt fail cleanly and it is
+retried on the new state, a few times at most.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.commands import DecideChallenger
+from lifecycle.commands import Approve, DecideChallenger, Decline
 from lifecycle.errors import Conflict
 from lifecycle.policy import Policy
 from lifecycle.state import State
-from lifecycle.stats import paired_counts
+from lifecycle.stats import EventPair, event_pairs
+from service.daemon_config import load as load_settings
 from service.engine import Engine, Outcome
 from service.modelling import read_predictions
 
 ATTEMPTS = 3
 
 
-def decide_command(engine: Engine, state: State, policy: Policy, dataset: str) -> DecideChallenger:
-    paired: tuple[int, int] | None = None
+def decide_command(engine: Engine, state: State, policy: Policy, dataset: str, *,
+                   same_data: bool = False, require_approval: bool = False) -> DecideChallenger:
+    paired: tuple[EventPair, ...] | None = None
     used: tuple[str, str] | None = None
     challenger, champion = state.challenger_record(), state.champion_record()
     new = challenger.latest_on(dataset) if challenger else None
@@ -30,17 +35,20 @@ def decide_command(engine: Engine, state: State, policy: Policy, dataset: str) -
     if new is not None and old is not None:
         rows_new, rows_old = read_predictions(engine, new), read_predictions(engine, old)
         if rows_new is not None and rows_old is not None:
-            paired = paired_counts(rows_old, rows_new)
+            paired = event_pairs(rows_old, rows_new)
             used = (old["predictions"]["digest"], new["predictions"]["digest"])
-    return DecideChallenger(policy=policy, dataset=dataset, paired=paired, paired_predictions=used)
+    return DecideChallenger(policy=policy, dataset=dataset, paired=paired, paired_predictions=used,
+                            same_data=same_data, require_approval=require_approval)
 
 
 def decide(engine: Engine, policy: Policy, dataset: str, dry_run: bool = False,
-           expected_seq: int | None = None) -> Outcome | list[Any]:
+           expected_seq: int | None = None, same_data: bool = False) -> Outcome | list[Any]:
     """With ``expected_seq`` (a script's own view) a change meanwhile is reported, not retried."""
+    approval = load_settings(engine.root).require_approval
     for attempt in range(ATTEMPTS):
         state = engine.state()
-        command = decide_command(engine, state, policy, dataset)
+        command = decide_command(engine, state, policy, dataset, same_data=same_data,
+                                 require_approval=approval)
         if dry_run:
             return engine.preview(command)
         try:
@@ -49,3 +57,10 @@ def decide(engine: Engine, policy: Policy, dataset: str, dry_run: bool = False,
             if expected_seq is not None or attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def settle(engine: Engine, ref: str, reason: str, *, approve: bool,
+           expected_seq: int | None = None) -> Outcome:
+    """Approve (carry out) or decline the verdict awaiting approval, as ``engine.actor``."""
+    command = Approve(ref, reason) if approve else Decline(ref, reason)
+    return engine.execute(command, expected_seq=expected_seq, reason=reason)

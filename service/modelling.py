@@ -122,8 +122,9 @@ def predict_event(engine: Engine, refs: Sequence[str], event_id: str, data_dir: 
 
 
 def compare_on_data(engine: Engine, ref_a: str, ref_b: str, data_dir: Path) -> dict[str, Any]:
-    """Both models evaluated on the same data now (nothing recorded), with McNemar."""
-    from lifecycle.stats import mcnemar, paired_counts
+    """Both models evaluated on the same data now (nothing recorded), with the paired test
+    over events (``lifecycle.stats.clustered``, the decision rule's)."""
+    from lifecycle.stats import clustered, event_pairs
     from models.data import read_dataset
     from models.evaluate import metrics_of, predict
     from projections.compare import metric_rows
@@ -137,18 +138,18 @@ def compare_on_data(engine: Engine, ref_a: str, ref_b: str, data_dir: Path) -> d
         metrics, _ = metrics_of(rows, record.classes or {})
         composite = (Policy().composite(metrics))["score"]
         side[key] = {"record": record, "rows": rows, "metrics": {**metrics, "composite_score": composite}}
-    test = mcnemar(*paired_counts(side["a"]["rows"], side["b"]["rows"]))
+    test = clustered(event_pairs(side["a"]["rows"], side["b"]["rows"]))
     describe = {k: {"model_id": v["record"].model_id, "version": v["record"].version,
                     "status": v["record"].status, "dataset": str(data_dir)} for k, v in side.items()}
     return {**describe, "same_data": True, "dataset_digest": data.digest,
             "metrics": metric_rows(side["a"]["metrics"], side["b"]["metrics"]),
-            "mcnemar": test._asdict()}
+            "paired_test": test._asdict()}
 
 
-def stored_mcnemar(engine: Engine, a: ModelRecord, b: ModelRecord) -> dict[str, Any] | None:
-    """McNemar on the stored per-sample predictions of both models on the same data
-    (None when they share no evaluation with predictions)."""
-    from lifecycle.stats import mcnemar, paired_counts
+def stored_paired_test(engine: Engine, a: ModelRecord, b: ModelRecord) -> dict[str, Any] | None:
+    """The paired test over events on the stored per-sample predictions of both models on
+    the same data (None when they share no evaluation with predictions)."""
+    from lifecycle.stats import clustered, event_pairs
     from projections.compare import shared_evaluations
 
     shared = shared_evaluations(a, b)
@@ -158,7 +159,7 @@ def stored_mcnemar(engine: Engine, a: ModelRecord, b: ModelRecord) -> dict[str, 
     if rows_a is None or rows_b is None:
         return None
     try:
-        test = mcnemar(*paired_counts(rows_a, rows_b))
+        test = clustered(event_pairs(rows_a, rows_b))
     except ValueError:
         return None
     return {**test._asdict(), "dataset": shared[0]["dataset"]}

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.context import KEY, Context, keep_choice
-from dashboard.shaping import stored_mcnemar
+from dashboard.shaping import stored_paired_test
 from lifecycle.errors import UserError
 from projections.compare import compare
 
@@ -47,7 +47,7 @@ def render(ctx: Context) -> None:
         st.caption(f"Difference = v{vb} - v{va}; {LOWER_IS_BETTER_NOTE}.")
     else:
         st.info("Neither model has been evaluated yet.")
-    _mcnemar(ctx, a, b, result)
+    _paired_test(ctx, a, b, result)
     _on_data(ctx, a, b)
 
 
@@ -75,15 +75,20 @@ def _fmt(value: Any, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def _mcnemar(ctx: Context, a: str, b: str, result: dict[str, Any]) -> None:
+def _paired_test(ctx: Context, a: str, b: str, result: dict[str, Any]) -> None:
     if not result["same_data"] or a == b:
         return
-    test = stored_mcnemar(ctx.root, ctx.state.resolve(a), ctx.state.resolve(b))
+    test = stored_paired_test(ctx.root, ctx.state.resolve(a), ctx.state.resolve(b))
     if test is None:
-        st.caption("McNemar: not available (no per-sample predictions stored for both on the same data).")
+        st.caption("Paired test: not available (no per-sample predictions stored for both on the same data).")
         return
-    st.write(f"McNemar p-value on {test['dataset']}: **{test['p_value']:.4g}** "
-             f"(b={test['b']} only A right, c={test['c']} only B right; {test['method']})")
+    st.write(f"Paired test over events on {test['dataset']}: p = **{test['p_value']:.4g}** "
+             f"({_summary(test)})")
+
+
+def _summary(test: dict[str, Any]) -> str:
+    return (f"{test['events']} events, {test['images']} images; b={test['b']} only A right, "
+            f"c={test['c']} only B right; {test['method']}")
 
 
 RESULT = KEY + "cmp_result"
@@ -120,6 +125,6 @@ def _run_on_data(ctx: Context, wanted: tuple[str, str, str]) -> None:
 def _show_on_data(result: dict[str, Any]) -> None:
     st.dataframe(metric_table(result["metrics"], result["a"]["version"], result["b"]["version"]),
                  hide_index=True)
-    test = result["mcnemar"]
-    st.write(f"McNemar p-value on {result['a']['dataset']}: **{test['p_value']:.4g}** "
-             f"(b={test['b']}, c={test['c']}; {test['method']})")
+    test = result["paired_test"]
+    st.write(f"Paired test over events on {result['a']['dataset']}: p = **{test['p_value']:.4g}** "
+             f"({_summary(test)})")

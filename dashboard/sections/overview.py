@@ -32,6 +32,7 @@ def render(ctx: Context) -> None:
         st.markdown(FIRST_RUN.format(root=ctx.root))
         return
     _alert(ctx)
+    _pending(ctx)
     left, right = st.columns([3, 2], gap="large")
     with left:
         champion_card(ctx)
@@ -48,6 +49,27 @@ def _alert(ctx: Context) -> None:
     findings = "; ".join(alert.get("findings", [])) or "see History"
     st.error(f"Production alert ({alert.get('severity')}) on {alert.get('model_id')}: {findings}. "
              "A rollback is advised (Archive page or 'lifecycle rollback').")
+
+
+def _pending(ctx: Context) -> None:
+    """The verdict awaiting a person's approval ([decide] require_approval), if any."""
+    from projections.views import pending_view
+
+    pending = pending_view(ctx.state)
+    if pending is None:
+        return
+    head = (f"Awaiting approval: the rule's verdict on {pending['model_id']} is **{pending['verdict']}** "
+            f"(requested at commit {pending['requested_seq']}, {short_time(pending['requested_at'])} UTC): "
+            f"{pending['reason']}")
+    if pending["stale"]:
+        st.info(f"{head}. This verdict is stale ({pending['stale']}): run 'lifecycle decide' again.",
+                icon=":material/history:")
+        return
+    lines = [head + ".", f"Settle it: `lifecycle approve {pending['model_id']} --reason ...` or "
+             f"`lifecycle decline {pending['model_id']} --reason ...`."]
+    lines += [f"Power: {pending['power']}."] if pending["power"] else []
+    lines += [f"Warning: {w}." for w in pending["warnings"]]
+    st.warning("  \n".join(lines), icon=":material/how_to_reg:")
 
 
 def champion_card(ctx: Context) -> None:
@@ -113,7 +135,9 @@ def challenger_panel(ctx: Context) -> None:
             st.write("None waiting. The next trained model becomes the challenger.")
             return
         evaluated = bool(record.evaluations)
-        status = "evaluated, waiting for 'lifecycle decide'" if evaluated else "waiting for evaluation"
+        pending = ctx.state.pending
+        status = ("verdict awaiting approval" if pending and pending["model_id"] == record.model_id
+                  else "evaluated, waiting for 'lifecycle decide'" if evaluated else "waiting for evaluation")
         st.write(f"v{record.version} ({record.architecture}), registered {short_time(record.created_at)}: "
                  f"**{status}**")
         if evaluated:
@@ -132,7 +156,11 @@ def decision_panel(ctx: Context) -> None:
         verb = "promoted" if found["outcome"] == "promoted" else "rejected"
         st.write(f"{found['model_id']} **{verb}** on {short_time(found['time'])} by {found['actor']}")
         st.write(f"Reason: {found['reason']}")
-        st.write(f"McNemar p-value: {_p_value(found)}")
+        st.write(f"Paired test over events, p-value: {_p_value(found)}")
+        if found.get("power"):
+            st.caption(f"Power: {found['power']}")
+        for warning in found.get("warnings", []):
+            st.warning(warning)
         if found["checks"]:
             with st.expander("All checks"):
                 st.dataframe(_checks(found["checks"]), hide_index=True)
@@ -145,8 +173,9 @@ def _p_value(found: dict[str, Any]) -> str:
 
 
 def _checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"check": c["name"], "passed": "yes" if c["passed"] else "no", "detail": c.get("detail", "")}
-            for c in checks]
+    return [{"check": c["name"],
+             "passed": "not checked" if c.get("checked") is False else "yes" if c["passed"] else "no",
+             "detail": c.get("detail", "")} for c in checks]
 
 
 def pool_summary(ctx: Context) -> None:

@@ -68,7 +68,7 @@ def _decide(engine: Engine, state: State, n: int) -> tuple[str, Action]:
         both = RecordEvaluations((evaluation("challenger", "loop", 80.0 + n % 20),
                                   evaluation("champion", "loop", 90.0)))
         return "evaluate", lambda: engine.execute(both)
-    return "decide", lambda: engine.execute(DecideChallenger(dataset="loop"))
+    return "decide", lambda: engine.execute(DecideChallenger(dataset="loop", same_data=True))
 
 
 def _replay(engine: Engine) -> tuple[str, Action]:

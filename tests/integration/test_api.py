@@ -19,7 +19,7 @@ def test_model_deployer(cli: Cli, root: Path, candidates: list[Path], metrics_fi
         if n:
             cli("evaluate", "champion", "--metrics-file",
                 str(metrics_file(magnitude_accuracy=96.0, azimuth_accuracy=70.0)))
-        cli("decide")
+        cli("decide", "--same-data")
     api = ModelDeployer(root, actor="analyst@lab")
     assert api.get_current_champion()["model_id"] == "convnext_v1.0.1"  # type: ignore[index]
     assert [m["model_id"] for m in api.list_archived_models()] == ["convnext_v1.0.0"]

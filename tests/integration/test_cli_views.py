@@ -22,7 +22,7 @@ def three(cli: Cli, candidates: list[Path], metrics_file) -> Cli:  # type: ignor
         if n:
             cli("evaluate", "champion", "--metrics-file",
                 str(metrics_file(magnitude_accuracy=95.0, azimuth_accuracy=70.0)))
-        cli("decide")
+        cli("decide", "--same-data")
     cli("submit", str(candidates[2]))
     return cli
 
@@ -87,7 +87,7 @@ def test_decide_dry_run_records_nothing(three: Cli, metrics_file, root: Path) ->
     three("evaluate", "champion", "--metrics-file",
           str(metrics_file(magnitude_accuracy=97.0, azimuth_accuracy=75.0)))
     log = (root / "events.jsonl").read_bytes()
-    out = three("decide", "--dry-run").stdout
+    out = three("decide", "--dry-run", "--same-data").stdout
     assert "promoted: convnext_v1.0.2" in out and "dry run: nothing recorded" in out
     assert (root / "events.jsonl").read_bytes() == log
 

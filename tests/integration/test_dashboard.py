@@ -157,7 +157,21 @@ def test_rejection_shows_reason_and_p_value(tmp_path: Path) -> None:
     at = app(engine.root).run()
     shown = texts(at)
     assert "convnext_v1.0.4 **rejected**" in shown and "lower composite score" in shown
-    assert "McNemar p-value: 1" in shown and "None waiting" in shown
+    assert "Paired test over events, p-value: 1" in shown and "None waiting" in shown
+    assert "Power: this holdout (12 events, " in shown  # the rows' events, not the images
+
+
+def test_a_verdict_awaiting_approval_is_shown_and_goes_stale(tmp_path: Path) -> None:
+    engine = build_root(tmp_path / "root")
+    (engine.root / "config" / "lifecycle.toml").write_text("[decide]\nrequire_approval = true\n")
+    engine.execute(evaluation(engine, "challenger", 99, 99.0, 80.0))
+    decide(engine, Policy(), "benchmark")
+    shown = texts(app(engine.root).run())
+    assert "Awaiting approval: the rule's verdict on convnext_v1.0.4 is **" in shown
+    assert "lifecycle approve convnext_v1.0.4 --reason" in shown and "verdict awaiting approval" in shown
+    engine.execute(evaluation(engine, "champion", 97, 97.0, 71.0))
+    shown = texts(app(engine.root).run())
+    assert "This verdict is stale (convnext_v1.0.3 was evaluated again" in shown
 
 
 def test_archive_table_and_use(built: Engine) -> None:
@@ -246,7 +260,7 @@ def test_versions_chart(built: Engine) -> None:
     assert "4 evaluated versions; 1 rejected" in texts(at)
 
 
-def test_compare_with_stored_mcnemar(built: Engine) -> None:
+def test_compare_with_the_stored_paired_test(built: Engine) -> None:
     at = goto(app(built.root).run(), "Compare")
     assert at.selectbox(key="lcm_cmp_a").value == "convnext_v1.0.3"  # the champion first
     at.selectbox(key="lcm_cmp_a").set_value("convnext_v1.0.0")
@@ -255,9 +269,9 @@ def test_compare_with_stored_mcnemar(built: Engine) -> None:
     mag = table[table["metric"] == "magnitude_accuracy"].iloc[0]
     assert mag["difference"] == "+15.0000" and "better" in mag["B vs A"]
     shown = texts(at)
-    assert "same data: **benchmark**" in shown and "McNemar p-value on benchmark" in shown
+    assert "same data: **benchmark**" in shown and "Paired test over events on benchmark" in shown
     at.selectbox(key="lcm_cmp_b").set_value("convnext_v1.0.4").run()  # never evaluated
-    assert "McNemar" not in texts(at) and at.dataframe[0].value.iloc[0]["v1.0.4 (B)"] == "-"
+    assert "Paired test" not in texts(at) and at.dataframe[0].value.iloc[0]["v1.0.4 (B)"] == "-"
 
 
 def test_history_filters_and_time_travel(built: Engine) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from models.data import read_dataset
 from tests.conftest import Cli
 
 TRAIN = ["--architecture", "convnext_atto", "--image-size", "32", "--batch-size", "16", "--lr", "0.002"]
@@ -42,7 +43,9 @@ def champion(cli: Cli, datasets: dict[str, Path]) -> Cli:
     return cli
 
 
-def test_train_evaluate_decide_with_mcnemar(champion: Cli, datasets: dict[str, Path], root: Path) -> None:
+def test_train_evaluate_decide_with_the_paired_test_over_events(
+    champion: Cli, datasets: dict[str, Path], root: Path
+) -> None:
     reg = registry(root)
     assert reg["champion"]["model_id"] == "convnext_v1.0.0"
     assert reg["champion"]["training_data"]["total_samples"] == 72
@@ -66,9 +69,15 @@ def test_train_evaluate_decide_with_mcnemar(champion: Cli, datasets: dict[str, P
     checks = {c["name"]: c for c in decision["decision"]["checks"]}
     significance = checks["significance"]
     assert significance["tested"] is True
-    assert {"b", "c", "p_value", "method"} <= set(significance)
-    assert significance["method"] == ("exact binomial" if significance["b"] + significance["c"] < 25
-                                      else "chi-square, continuity corrected")
+    assert {"b", "c", "p_value", "method", "test", "statistic", "discordant_events"} <= set(significance)
+    holdout = read_dataset(datasets["holdout"])
+    assert (significance["events"], significance["images"]) == (len(holdout.events), 48)
+    assert significance["method"] == ("exact sign-flip over events" if significance["discordant_events"] < 25
+                                      else "chi-square over events, continuity corrected")
+    power = decision["decision"]["power"]
+    assert power["events"] == len(holdout.events) and power["level"] == 0.05
+    assert power["detail"].startswith(f"this holdout ({len(holdout.events)} events, 48 images)") or (
+        "disagree on no image" in power["detail"])
     metrics = decision["decision"]["challenger_metrics"]
     assert {"magnitude_accuracy", "azimuth_accuracy", "magnitude_macro_f1", "magnitude_mcc",
             "false_positive_rate"} <= set(metrics)
@@ -112,7 +121,8 @@ def test_predict_and_compare_on_one_event(champion: Cli, datasets: dict[str, Pat
                          str(datasets["holdout"]))
     assert set(rows[0]["models"]) == {"convnext_v1.0.0", "convnext_v1.0.1"}
     view = champion.json("compare", "1.0.0", "1.0.1", "--data", str(datasets["holdout"]))
-    assert view["same_data"] and 0 <= view["mcnemar"]["p_value"] <= 1
+    assert view["same_data"] and 0 <= view["paired_test"]["p_value"] <= 1
+    assert view["paired_test"]["events"] == len(read_dataset(datasets["holdout"]).events)
     image = read_dataset(datasets["holdout"]).samples[0].path
     [row] = champion.json("predict", str(image))
     assert list(row["models"]) == ["convnext_v1.0.0"]
@@ -176,7 +186,7 @@ def test_python_api_loads_predicts_and_compares(champion: Cli, datasets: dict[st
     rows = api.predict(event=holdout.events[0], data=datasets["holdout"])
     assert all(r["truth"]["event_id"] == holdout.events[0] for r in rows)
     view = api.compare_models("1.0.0", "champion", data=datasets["holdout"])
-    assert view["mcnemar"]["b"] == 0 and view["mcnemar"]["c"] == 0  # a model against itself
+    assert view["paired_test"]["b"] == 0 and view["paired_test"]["c"] == 0  # a model against itself
 
 
 def test_tampered_weights_are_refused_before_loading(champion: Cli, datasets: dict[str, Path], root: Path) -> None:

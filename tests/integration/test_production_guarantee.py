@@ -81,7 +81,7 @@ def test_decide_refuses_a_challenger_whose_weights_are_damaged(
     cli("evaluate", "challenger", "--metrics-file", str(metrics_file(magnitude_accuracy=95, azimuth_accuracy=60)))
     seq, production = engine.state().seq, _production_digest(engine.root)
     _flip(engine.root / "models" / "challenger" / "best_model.pth")
-    result = cli("decide", code=1)
+    result = cli("decide", "--same-data", code=1)
     assert "refused: convnext_v1.0.2's weights" in result.stderr
     _unchanged(engine, seq, production)
     assert engine.state().challenger == "convnext_v1.0.2"

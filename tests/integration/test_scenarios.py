@@ -33,7 +33,7 @@ def submit_evaluate(cli: Cli, candidate: Path, metrics: dict, metrics_file, *ext
 @pytest.fixture
 def champion_v101(cli: Cli, candidates: list[Path], metrics_file) -> Cli:  # type: ignore[no-untyped-def]
     submit_evaluate(cli, candidates[0], CHAMPION_METRICS, metrics_file, "--version", "1.0.1")
-    cli("decide")
+    cli("decide", "--same-data")
     return cli
 
 
@@ -43,7 +43,7 @@ def test_scenario_1_challenger_wins_and_is_promoted(
     cli = champion_v101
     submit_evaluate(cli, candidates[1], WINNER_METRICS, metrics_file)
     assert files(root / "models" / "challenger") >= {"best_model.pth", "class_mappings.json"}
-    result = cli("decide")
+    result = cli("decide", "--same-data")
     assert "promoted: convnext_v1.0.2" in result.stdout
 
     reg = registry(root)
@@ -85,7 +85,7 @@ def test_scenario_2_challenger_loses_and_its_events_return_to_the_pool(
     (loser / "metadata.json").write_text(json.dumps({"training_data": {
         "total_samples": 2100, "events_included": ["GTO_20260210", "SCN_20260211"]}}))
     submit_evaluate(cli, loser, LOSER_METRICS, metrics_file)
-    result = cli("decide")
+    result = cli("decide", "--same-data")
     assert "rejected: convnext_v1.0.2: lower composite score" in result.stdout
 
     reg = registry(root)
@@ -110,7 +110,7 @@ def test_scenario_3_rollback_to_a_version_and_to_the_previous_champion(
 ) -> None:
     cli = champion_v101
     submit_evaluate(cli, candidates[1], WINNER_METRICS, metrics_file)
-    cli("decide")
+    cli("decide", "--same-data")
     listing = cli("rollback", "--list").stdout
     assert "1. convnext_v1.0.1" in listing and "Mag: 97.63%, Azi: 71.28%" in listing
     cli("rollback", "--version", "1.0.1", "--reason", "false positives rose sharply",
@@ -148,7 +148,7 @@ def test_rollback_without_flags_goes_to_the_previous_champion(
                         metrics_file)
         cli("evaluate", "champion", "--metrics-file",
             str(metrics_file(magnitude_accuracy=mag - 1, azimuth_accuracy=74.0)))
-        cli("decide")
+        cli("decide", "--same-data")
     assert registry(root)["champion"]["version"] == "1.0.3"
     cli("rollback")
     assert registry(root)["champion"]["version"] == "1.0.2"
@@ -161,10 +161,10 @@ def test_replay_rebuilds_the_projection_byte_for_byte(
 ) -> None:
     cli = champion_v101
     submit_evaluate(cli, candidates[1], WINNER_METRICS, metrics_file)
-    cli("decide")
+    cli("decide", "--same-data")
     cli("rollback", "--reason", "bug in the new model")
     submit_evaluate(cli, candidates[2], LOSER_METRICS, metrics_file)
-    cli("decide")
+    cli("decide", "--same-data")
     before = snapshot(root)
     for rel in ("config", "models", "production"):
         shutil.rmtree(root / rel)
@@ -219,7 +219,7 @@ def test_a_crash_between_append_and_projection_is_healed_by_the_next_command(
         KeyboardInterrupt("killed after the append")))
     with pytest.raises(KeyboardInterrupt):
         from lifecycle.commands import DecideChallenger
-        open_engine(root).execute(DecideChallenger())
+        open_engine(root).execute(DecideChallenger(same_data=True))
     monkeypatch.undo()
     assert registry(root)["champion"]["model_id"] == "convnext_v1.0.1"  # stale projection
     champion_v101("evaluate", "champion", "--metrics-file",

@@ -228,7 +228,7 @@ def test_decide_with_a_policy_file(ready: Path, tmp_path: Path, data: bytes) -> 
     path.write_bytes(data)
     accepted, message = verdict(load_policy, path)
     before = fingerprint(ready)
-    result = run(ready, "decide", "--dry-run", "--json", "--policy", str(path))
+    result = run(ready, "decide", "--dry-run", "--same-data", "--json", "--policy", str(path))
     if accepted:  # a valid policy may still leave nothing to weigh: a refusal, not a crash
         assert result.exit_code in (0, 2), result.stderr
         if result.exit_code == 2:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lifecycle.stats import paired_counts
+from lifecycle.stats import EventPair, event_pairs
 from models.metrics import confusion, evaluation_metrics, mcc
 
 MAG = ["Large", "Medium", "Moderate", "Normal"]
@@ -50,12 +50,19 @@ def test_macro_f1_ignores_classes_absent_from_truth_and_predictions() -> None:
     assert "large_recall" not in metrics and "false_positive_rate" not in metrics
 
 
-def test_paired_counts() -> None:
+def test_event_pairs_group_images_by_event() -> None:
     def rows(preds: list[str]) -> list[dict[str, object]]:
-        return [{"row": i, "magnitude_true": "Large", "magnitude_pred": p} for i, p in enumerate(preds)]
+        return [{"row": i, "event_id": "AAA_1" if i < 3 else "BBB_2", "magnitude_true": "Large",
+                 "magnitude_pred": p} for i, p in enumerate(preds)]
 
     champion = rows(["Large", "Large", "Normal", "Normal", "Large"])
     challenger = rows(["Large", "Normal", "Large", "Large", "Large"])
-    assert paired_counts(champion, challenger) == (1, 2)
+    assert event_pairs(champion, challenger) == (EventPair(3, 1, 1), EventPair(2, 0, 1))
     with pytest.raises(ValueError, match="same samples"):
-        paired_counts(champion, challenger[:4])
+        event_pairs(champion, challenger[:4])
+
+
+def test_an_image_without_an_event_id_is_its_own_event() -> None:
+    champion = [{"row": i, "magnitude_true": "Large", "magnitude_pred": "Normal"} for i in range(3)]
+    challenger = [{"row": i, "magnitude_true": "Large", "magnitude_pred": "Large"} for i in range(3)]
+    assert event_pairs(champion, challenger) == (EventPair(1, 0, 1),) * 3

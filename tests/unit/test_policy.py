@@ -6,7 +6,12 @@ import pytest
 
 from lifecycle.errors import UserError
 from lifecycle.policy import Policy, Tolerances
-from lifecycle.stats import mcnemar
+from lifecycle.stats import EventPair, mcnemar
+
+
+def singles(b: int, c: int) -> tuple[EventPair, ...]:
+    """Per-event counts for events of one image each (b champion-only, c challenger-only)."""
+    return (EventPair(1, 1, 0),) * b + (EventPair(1, 0, 1),) * c
 
 
 @pytest.mark.parametrize(("b", "c", "p", "method"), [
@@ -70,20 +75,20 @@ def test_rejects_a_gain_below_the_minimum() -> None:
 
 
 def test_rejects_when_the_paired_test_is_not_significant() -> None:
-    decision = Policy().judge(CHAMPION, {**CHAMPION, "azimuth_accuracy": 80.0}, (10, 14))
+    decision = Policy().judge(CHAMPION, {**CHAMPION, "azimuth_accuracy": 80.0}, singles(10, 14))
     assert decision["outcome"] == "reject"
     assert decision["rule"] == "significance"
     assert "b=10, c=14" in decision["reason"]
 
 
 def test_promotes_when_the_paired_test_is_significant() -> None:
-    decision = Policy().judge(CHAMPION, {**CHAMPION, "azimuth_accuracy": 80.0}, (2, 20))
+    decision = Policy().judge(CHAMPION, {**CHAMPION, "azimuth_accuracy": 80.0}, singles(2, 20))
     assert decision["outcome"] == "promote"
-    assert "McNemar p=" in decision["reason"]
+    assert "clustered McNemar p=" in decision["reason"]
 
 
 def test_significance_must_favour_the_challenger() -> None:
-    decision = Policy().judge(CHAMPION, {**CHAMPION, "azimuth_accuracy": 80.0}, (20, 2))
+    decision = Policy().judge(CHAMPION, {**CHAMPION, "azimuth_accuracy": 80.0}, singles(20, 2))
     assert decision["outcome"] == "reject"
 
 

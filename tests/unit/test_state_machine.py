@@ -1,6 +1,7 @@
 """Property-based tests of the lifecycle: Hypothesis drives random command sequences.
 
-Commands: import of an installation (empty log only), submit, evaluate, decide, promote,
+Commands: import of an installation (empty log only), submit, evaluate, decide (at once,
+or with the verdict awaiting approval), approve and decline (live or stale), promote,
 reject, rollback (by hand, by an applied CRITICAL observation, by the daemon's answer to an
 alert, and with a stale observation), data added to the pool, production observations.
 
@@ -8,8 +9,9 @@ After every step: at most one champion and one challenger, roles agree with stat
 nothing ever leaves the registry, versions are never reused, every status change follows
 the transition table, every data event stays recorded, the pool is what the adds, the
 promotions and the rejections made it, an alert is about the champion and a promotion or
-rollback clears it. At the end: ``lifecycle.evolve.fold`` over the log (whole, and in two
-halves) gives the same state and the same registry and folder-tree bytes as the
+rollback clears it; a verdict awaiting approval is about the challenger, changes no
+champion, and can be settled only while nothing it was drawn from changed. At the end:
+``lifecycle.evolve.fold`` over the log (whole, and in two halves) gives the same state and the same registry and folder-tree bytes as the
 incrementally maintained state.
 """
 
@@ -26,9 +28,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from events.log import Draft
 from events.memory import MemoryLog
 from lifecycle.alerts import RollbackRules
+from lifecycle.approval import describe
 from lifecycle.commands import (
     AddData,
+    Approve,
     DecideChallenger,
+    Decline,
     Import,
     Promote,
     RecordEvaluation,
@@ -252,14 +257,55 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert self.state.challenger is None, "a decision always ends the challenge"
             assert self.state.models[challenger].status in ("champion", "rejected")  # type: ignore[index]
 
-    @rule(strict=st.booleans())
-    def decide(self, strict: bool) -> None:
+    @rule(strict=st.booleans(), approval=st.sampled_from([False, True, True]),
+          then=st.sampled_from(["approve", "decline", "evaluate", "nothing"]))
+    def decide(self, strict: bool, approval: bool = False, then: str = "nothing") -> None:
         from lifecycle.policy import Policy
 
-        champion_before = self.state.champion
-        ok = self.run(DecideChallenger(policy=Policy(strict=strict)))
-        if ok and champion_before is None:
+        champion_before, challenger = self.state.champion, self.state.challenger
+        pending = describe(self.state)
+        ok = self.run(DecideChallenger(policy=Policy(strict=strict), same_data=True,
+                                       require_approval=approval))
+        if ok and approval:
+            event("decide: the verdict awaits approval")
+            assert self.state.champion == champion_before and self.state.challenger == challenger
+            assert self.state.pending is not None and self.state.pending["model_id"] == challenger
+            assert self.state.pending["seq"] == self.state.seq and describe(self.state)["stale"] is None  # type: ignore[index]
+        elif ok and champion_before is None:
             assert self.state.champion is not None
+        if approval and pending is not None and pending["stale"] is None:
+            assert not ok and "awaits approval" in str(self.refused), "a live verdict was asked twice"
+        if ok and approval and then == "evaluate":  # the verdict goes stale
+            assert self.run(RecordEvaluation(ref="challenger", dataset="benchmark",
+                                             metrics={"magnitude_accuracy": 50.0, "azimuth_accuracy": 50.0}))
+            assert describe(self.state)["stale"] is not None  # type: ignore[index]
+        if ok and approval and then != "nothing":
+            self.settle(then == "approve", "challenger")
+
+    @rule(approve=st.booleans(), ref=st.sampled_from(["challenger", "challenger", "champion"]))
+    def settle(self, approve: bool, ref: str) -> None:
+        """A person approves or declines the verdict awaiting approval."""
+        before, pending = self.state, describe(self.state)
+        named = {"challenger": before.challenger, "champion": before.champion}[ref]
+        ok = self.run((Approve if approve else Decline)(ref, "a person decided"))
+        live = pending is not None and pending["stale"] is None and named == pending["model_id"]
+        assert ok == live, (self.refused, pending)
+        if pending is not None and pending["stale"] and named == pending["model_id"]:
+            assert "stale" in str(self.refused)
+            event("settle: stale verdict refused")
+        if not ok:
+            assert self.state is before
+            return
+        assert pending is not None and self.state.pending is None
+        event(f"settle: {pending['verdict']} {'approved' if approve else 'declined'}")
+        model, verdict = pending["model_id"], pending["verdict"]
+        if approve and verdict == "promote":
+            assert self.state.champion == model
+        elif approve or verdict == "promote":
+            assert self.state.models[model].status == "rejected" and self.state.champion == before.champion
+        else:
+            assert self.state.challenger == model and self.state.champion == before.champion
+            assert self.state.models[model].decision["declined"] == "a person decided"  # type: ignore[index]
 
     @rule(reason=st.sampled_from(["manual", "operator override"]))
     def promote(self, reason: str) -> None:
@@ -319,6 +365,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert self.state.data.get(event_id) == entry
         assert set(self.state.data) == set(self.data_added)
         assert set(self.state.pool) == self.pool
+
+    @invariant()
+    def pending_is_about_the_challenger(self) -> None:
+        pending = self.state.pending
+        assert pending is None or pending["model_id"] == self.state.challenger
 
     @invariant()
     def alert_is_about_the_champion(self) -> None:
