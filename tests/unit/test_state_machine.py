@@ -11,8 +11,8 @@ the transition table, every data event stays recorded, the pool is what the adds
 promotions and the rejections made it, an alert is about the champion and a promotion or
 rollback clears it; a verdict awaiting approval is about the challenger, changes no
 champion, and can be settled only while nothing it was drawn from changed. At the end:
-``lifecycle.evolve.fold`` over the log (whole, and in two halves) gives the same state and the same registry and folder-tree bytes as the
-incrementally maintained state.
+``lifecycle.evolve.fold`` over the log (whole, and in two halves) gives the same state
+and the same registry and folder-tree bytes as the incrementally maintained state.
 """
 
 from __future__ import annotations
