@@ -217,7 +217,8 @@ class Daemon:
 
     def _with_a_person(self, state: Any) -> str | None:
         """Why the challenger is left to a person: its verdict awaits approval, or a person
-        declined its rejection (the daemon does not ask again for the same evaluations)."""
+        declined its rejection (the daemon never decides that challenger again; a person
+        does, by hand)."""
         from lifecycle.approval import stale_reason
 
         challenger, pending = state.challenger_record(), state.pending

@@ -5,8 +5,8 @@ Guarantees:
 1. While a verdict awaits approval the champion does not change; ``state.pending`` names
    the challenger, the verdict, the decision and the commit that requested it.
 2. A pending verdict is stale once the facts it was drawn from changed: the challenger
-   is no longer the one it judged, the champion changed, or either model was evaluated
-   again. A stale verdict cannot be approved or declined; deciding again replaces it.
+   is no longer the one it judged, the champion changed (any promotion or rollback since,
+   even one that came back to the same model), or either model was evaluated again. A stale verdict cannot be approved or declined; deciding again replaces it.
 3. ``settleable`` refuses (``UserError``, one line saying what to do) anything that does
    not name the one live pending verdict.
 """
@@ -22,7 +22,7 @@ def stale_reason(state: State, pending: Json) -> str | None:
     model_id, seq = pending["model_id"], pending["seq"]
     if state.challenger != model_id:
         return f"{model_id} is no longer the challenger"
-    if state.champion != pending.get("champion"):
+    if state.champion != pending.get("champion") or len(state.reigns) != pending.get("reign"):
         return f"the champion changed since commit {seq} (now {state.champion or 'none'})"
     for record in (state.challenger_record(), state.champion_record()):
         newer = [e["seq"] for e in (record.evaluations.values() if record else ()) if e["seq"] > seq]

@@ -65,7 +65,9 @@ class DecideChallenger:
     ``paired`` holds per-event counts from the two evaluations' per-sample predictions;
     ``same_data`` is the user's word that two evaluations recorded without a data digest
     were measured on the same data; with ``require_approval`` the verdict is recorded as
-    awaiting a person's approval instead of being carried out."""
+    awaiting a person's approval instead of being carried out. ``same_rows`` (from the
+    paired predictions) replaces both evaluations' metrics when one model could not score
+    every sample, so both are judged on the same rows."""
 
     policy: Policy = field(default_factory=Policy)
     dataset: str = "benchmark"
@@ -74,6 +76,7 @@ class DecideChallenger:
     reason: str | None = None
     same_data: bool = False
     require_approval: bool = False
+    same_rows: Json | None = None  # both models' metrics on the rows both could score
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,12 @@ def _judge(state: State, cmd: DecideChallenger, new_eval: Json) -> dict[str, Any
             "'lifecycle evaluate --data DIR', or, if they were, run 'lifecycle decide --same-data'"
         )
     _check_paired(cmd, old_eval, new_eval)
-    decision: dict[str, Any] = cmd.policy.judge(old_eval["metrics"], new_eval["metrics"], cmd.paired)
+    old_metrics, new_metrics = old_eval["metrics"], new_eval["metrics"]
+    if cmd.same_rows is not None:
+        old_metrics, new_metrics = cmd.same_rows["champion_metrics"], cmd.same_rows["challenger_metrics"]
+    decision: dict[str, Any] = cmd.policy.judge(old_metrics, new_metrics, cmd.paired)
+    if cmd.same_rows is not None:
+        decision["same_rows"] = {k: v for k, v in cmd.same_rows.items() if not k.endswith("_metrics")}
     decision["dataset"] = {"name": cmd.dataset, "digest": digest}
     if digest is None:
         decision["dataset"]["same_data"] = "asserted by the user (--same-data)"
@@ -178,8 +183,11 @@ def _decline(state: State, cmd: Decline) -> list[EventModel]:
 
 
 def _check_paired(cmd: DecideChallenger, old_eval: Any, new_eval: Any) -> None:
-    """Paired counts must come from the very evaluations being compared."""
+    """Paired counts (and metrics on the same rows) must come from the very evaluations
+    being compared."""
     if cmd.paired is None:
+        if cmd.same_rows is not None:
+            raise Conflict("metrics on the same rows need the paired predictions; retry 'lifecycle decide'")
         return
     used = tuple((e.get("predictions") or {}).get("digest") for e in (old_eval, new_eval))
     if cmd.paired_predictions != used:

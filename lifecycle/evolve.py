@@ -162,7 +162,8 @@ def _approval_requested(state: State, e: Json, at: str) -> State:
     if e["model_id"] != state.challenger:
         raise InvalidTransition(f"{e['model_id']} is not the challenger; its verdict cannot await approval")
     pending = {"model_id": e["model_id"], "verdict": e["verdict"], "reason": e["reason"],
-               "decision": e["decision"], "champion": state.champion, "seq": state.seq + 1, "at": at}
+               "decision": e["decision"], "champion": state.champion, "reign": len(state.reigns),
+               "seq": state.seq + 1, "at": at}
     return state._replace(pending=pending)
 
 

@@ -100,7 +100,7 @@ def power(pairs: Sequence[EventPair] | None, level: float, min_gain: float) -> d
     found = detectable_gain(pairs, level, POWER)
     base |= {"events": events, "images": images}
     if found is None:
-        return {**base, "detail": "power not estimated (the two models disagree on no image)"}
+        return {**base, "detail": f"power not estimated ({_why_not(pairs, level)})"}
     gain = round(found * 100.0, 2)
     detail = (f"this holdout ({events} events, {images} images) detects a magnitude accuracy gain "
               f"of {gain:.2f} points with {POWER:.0%} power at level {level:g}")
@@ -112,6 +112,14 @@ def power(pairs: Sequence[EventPair] | None, level: float, min_gain: float) -> d
                f"{total - events:,} more events ({total:,} in all) would be needed")
     return {**base, "detectable_gain": gain, "events_needed": total, "detail": detail,
             "warning": warning}
+
+
+def _why_not(pairs: Sequence[EventPair], level: float) -> str:
+    if not 0.0 < level < 1.0:
+        return f"the significance level {level:g} is not between 0 and 1"
+    if not any(p.b or p.c for p in pairs):
+        return "the two models disagree on no image"
+    return "in every event the two models got as many images right as each other"
 
 
 def promotion_reason(checks: Sequence[Mapping[str, Any]]) -> str:

@@ -18,9 +18,10 @@ Guarantees:
    With one image per event (d in {-1, 0, 1}) these are exactly McNemar's exact binomial
    and continuity-corrected chi-square, so ``clustered`` gives ``mcnemar``'s answer.
 3. ``detectable_gain`` is the smallest accuracy gain (a fraction) that the same data
-   would detect with the given power at the given two-sided level, from the observed
-   spread of the events' differences (normal approximation):
-   (z(1 - level/2) + z(power)) * sqrt(K * var(d)) / images, for K events.
+   would detect with the given power at the given two-sided level (normal approximation):
+   (z(1 - level/2) * sqrt(sum d^2) + z(power) * sqrt(K * var(d))) / images, for K events:
+   the test's threshold is set by the spread of the differences around zero, its power by
+   their spread around their mean.
 """
 
 from __future__ import annotations
@@ -117,19 +118,18 @@ def _sign_flip_p(differences: Sequence[int]) -> float:
 
 
 def detectable_gain(pairs: Sequence[EventPair], level: float, power: float = 0.8) -> float | None:
-    """Guarantee 3; None when it cannot be estimated (the models disagree on no image, or
-    the level is not strictly between 0 and 1). The spread is that of the events'
-    differences around their mean (an improvement already present does not count as
-    noise), or around zero when every event differs by the same amount."""
+    """Guarantee 3; None when it cannot be estimated (no event differs, or the level or
+    power is not strictly between 0 and 1)."""
     differences = [p.c - p.b for p in pairs]
     images, events = sum(p.images for p in pairs), len(differences)
     if not any(differences) or not images or not 0.0 < level < 1.0 or not 0.0 < power < 1.0:
         return None
+    null = sum(d * d for d in differences)  # sets the test's threshold
     mean = sum(differences) / events
-    spread = sum((d - mean) ** 2 for d in differences) * events / max(1, events - 1)
-    variance = spread if spread > 0 else sum(d * d for d in differences)
-    z = NormalDist().inv_cdf(1.0 - level / 2.0) + NormalDist().inv_cdf(power)
-    return float(z * math.sqrt(variance) / images)
+    spread = sum((d - mean) ** 2 for d in differences) * events / max(1, events - 1)  # under the gain
+    normal = NormalDist()
+    return float((normal.inv_cdf(1.0 - level / 2.0) * math.sqrt(null)
+                  + normal.inv_cdf(power) * math.sqrt(spread)) / images)
 
 
 def events_needed(events: int, detectable: float, required: float) -> int:

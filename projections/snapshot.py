@@ -34,10 +34,12 @@ from lifecycle.versions import parse_version
 
 CACHE_DIR = "cache"
 SNAPSHOT_NAME = "state.json"
-FORMAT = 1
+FORMAT = 2
 SAVE_AFTER = 1000  # commits folded beyond the cached one before the cache is rewritten
 
 _LISTS = {"warnings"}
+_SHAPED = {"models", "champion", "challenger", "reigns", "max_version", "seq", "head", "last_time", "pool", "data"}
+_PLAIN = tuple(f for f in State._fields if f not in _SHAPED)  # JSON values as they are (alert, pending, ...)
 
 
 class Snapshot(NamedTuple):
@@ -69,7 +71,8 @@ def state_to_json(state: State) -> dict[str, Any]:
         "champion": state.champion, "challenger": state.challenger, "reigns": list(state.reigns),
         "max_version": str(state.max_version) if state.max_version else None,
         "seq": state.seq, "head": state.head, "last_time": state.last_time,
-        "pool": dict(state.pool), "data": dict(state.data), "alert": state.alert,
+        "pool": dict(state.pool), "data": dict(state.data),
+        **{name: getattr(state, name) for name in _PLAIN},
     }
 
 
@@ -85,7 +88,8 @@ def state_from_json(data: Mapping[str, Any]) -> State:
         models=models, champion=data["champion"], challenger=data["challenger"],
         reigns=tuple(data["reigns"]), max_version=parse_version(top) if top else None,
         seq=data["seq"], head=data["head"], last_time=data["last_time"],
-        pool=immutables.Map(data["pool"]), data=immutables.Map(data["data"]), alert=data["alert"],
+        pool=immutables.Map(data["pool"]), data=immutables.Map(data["data"]),
+        **{name: data[name] for name in _PLAIN},
     )
 
 

@@ -188,3 +188,36 @@ def test_the_python_api_settles_a_pending_verdict_as_its_actor(
     record = deployer.approve("challenger", "reviewed")
     assert record["actor"] == "lead@observatory" and deployer.pending_approval() is None
     assert deployer.get_current_champion()["model_id"] == "convnext_v1.0.1"  # type: ignore[index]
+
+
+def test_a_rollback_away_and_back_still_makes_the_verdict_stale(
+    cli: Cli, root: Path, candidates: list[Path], metrics_file  # type: ignore[no-untyped-def]
+) -> None:
+    challenge(cli, candidates, metrics_file, BETTER)
+    cli("promote", "challenger", "--reason", "second champion")  # champion v1.0.1, v1.0.0 archived
+    require_approval(root)
+    cli("submit", str(candidates[2]))
+    cli("evaluate", "challenger", "--metrics-file", str(metrics_file(**BETTER)))
+    cli("decide", "--same-data")
+    cli("rollback", "--reason", "away")  # v1.0.0
+    cli("rollback", "--version", "1.0.1", "--reason", "and back")  # the same champion again
+    assert cli.json("status")["champion"]["model_id"] == "convnext_v1.0.1"
+    result = cli("approve", "challenger", "--reason", "late", code=2)
+    assert "is stale: the champion changed since commit" in result.stderr
+
+
+def test_the_state_cache_keeps_the_pending_verdict(
+    cli: Cli, root: Path, candidates: list[Path], metrics_file  # type: ignore[no-untyped-def]
+) -> None:
+    """Readers start from cache/state.json: a verdict requested before it was written must
+    survive it, and settling it afterwards must fold onto the cached state."""
+    require_approval(root)
+    challenge(cli, candidates, metrics_file, BETTER)
+    cli("decide", "--same-data")
+    cli("replay")  # writes the cache at the request's commit
+    assert (root / "cache" / "state.json").exists()
+    assert cli.json("status")["pending_approval"]["model_id"] == "convnext_v1.0.1"
+    cli("approve", "challenger", "--reason", "fine")
+    status = cli.json("status")
+    assert status["pending_approval"] is None and status["champion"]["model_id"] == "convnext_v1.0.1"
+    cli("verify")

@@ -139,7 +139,22 @@ def test_power_without_a_warning_when_the_holdout_suffices() -> None:
 @pytest.mark.parametrize(("pairs", "why"), [
     (None, "no per-sample predictions"),
     ([EventPair(6, 0, 0)] * 10, "disagree on no image"),
+    ([EventPair(6, 2, 2)] * 10, "as many images right as each other"),
 ])
 def test_power_that_cannot_be_estimated_says_why(pairs: list[EventPair] | None, why: str) -> None:
     record = power(pairs, LEVEL, 0.005)
     assert record["detectable_gain"] is None and why in record["detail"] and record["warning"] is None
+
+
+def test_the_detectable_gain_moves_smoothly_with_the_data() -> None:
+    """One event more or less different must not change the stated power sevenfold."""
+    alike = [EventPair(6, 0, 1)] * 50
+    one_off = [EventPair(6, 0, 1)] * 49 + [EventPair(6, 0, 2)]
+    first, second = detectable_gain(alike, LEVEL), detectable_gain(one_off, LEVEL)
+    assert first is not None and second is not None
+    assert 0.9 < second / first < 1.2
+
+
+def test_a_significance_level_outside_0_1_is_named() -> None:
+    record = power([EventPair(6, 0, 2)] * 10, 0.0, 0.005)
+    assert "significance level 0 is not between 0 and 1" in record["detail"]
