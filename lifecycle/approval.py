@@ -6,7 +6,8 @@ Guarantees:
    the challenger, the verdict, the decision and the commit that requested it.
 2. A pending verdict is stale once the facts it was drawn from changed: the challenger
    is no longer the one it judged, the champion changed (any promotion or rollback since,
-   even one that came back to the same model), or either model was evaluated again. A stale verdict cannot be approved or declined; deciding again replaces it.
+   even one that came back to the same model), or either model was evaluated again. A
+   stale verdict cannot be approved or declined; deciding again replaces it.
 3. ``settleable`` refuses (``UserError``, one line saying what to do) anything that does
    not name the one live pending verdict.
 """
