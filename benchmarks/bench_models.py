@@ -78,7 +78,8 @@ from pathlib import Path
 import torch
 from models.classes import default_classes
 from models.data import read_dataset
-from models.evaluate import metrics_of, predict
+from models.evaluate import predict
+from models.metrics import metrics_of
 from models.network import build
 data = read_dataset(Path(sys.argv[1]))
 torch.manual_seed(0)

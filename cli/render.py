@@ -145,6 +145,10 @@ def decision(record: Mapping[str, Any]) -> None:
         for check in found.get("checks", []):
             mark = "----" if check.get("checked") is False else "ok  " if check["passed"] else "FAIL"
             say(f"  [{mark}] {check['detail']}")
+        rows = found.get("same_rows")
+        if rows:
+            say(f"  same rows: {rows['compared']} compared; left out: champion {rows['left_out']['champion']}, "
+                f"challenger {rows['left_out']['challenger']} ({rows['why']})")
         if found.get("power"):
             say(f"  power: {found['power']['detail']}")
         for warning in found.get("warnings", []):

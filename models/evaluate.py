@@ -4,6 +4,8 @@ Guarantees:
 1. Memory is flat in the number of images: images stream batch by batch; only the
    per-sample predictions (a few numbers each) are kept.
 2. Metrics come from ``models.metrics`` on the full confusion matrices.
+3. ``scorable`` splits a data set into the samples a model can score (both labels among
+   its classes) and the ones it cannot, with why; only the first are predicted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import torch
 
 from models.data import Sample, unreadable_image
 from models.loader import image_tensor, make_loader
-from models.metrics import evaluation_metrics
 
 Progress = Callable[[int], None]
 
@@ -76,11 +77,26 @@ def _image(path: Path, size: int) -> torch.Tensor:
         raise unreadable_image(path, exc) from None
 
 
-def metrics_of(
-    rows: Sequence[Mapping[str, Any]], classes: Mapping[str, Sequence[str]]
-) -> tuple[dict[str, float], dict[str, Any]]:
-    mag, azi = list(classes["magnitude"]), list(classes["azimuth"])
-    return evaluation_metrics(
-        [mag.index(r["magnitude_true"]) for r in rows], [mag.index(r["magnitude_pred"]) for r in rows], mag,
-        [azi.index(r["azimuth_true"]) for r in rows], [azi.index(r["azimuth_pred"]) for r in rows], azi,
-    )
+def scorable(
+    samples: Sequence[Sample], classes: Mapping[str, Sequence[str]]
+) -> tuple[list[Sample], dict[str, Any] | None]:
+    """The samples whose labels are among the model's classes, and a report of the others
+    (None when every sample can be scored): a champion of the original system has 8
+    azimuth classes (no NE), and is scored on what it can score."""
+    mag, azi = set(classes["magnitude"]), set(classes["azimuth"])
+    kept: list[Sample] = []
+    left: list[Sample] = []
+    why: dict[str, int] = {}
+    for sample in samples:
+        missing = [f"{task} label {label}" for task, label, known in
+                   (("magnitude", sample.magnitude, mag), ("azimuth", sample.azimuth, azi)) if label not in known]
+        if not missing:
+            kept.append(sample)
+            continue
+        left.append(sample)
+        for reason in missing:
+            why[reason] = why.get(reason, 0) + 1
+    if not left:
+        return kept, None
+    return kept, {"count": len(left), "rows": [s.row for s in left], "events": sorted({s.event_id for s in left}),
+                  "why": {f"{k} is not among the model's classes": v for k, v in sorted(why.items())}}

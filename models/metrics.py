@@ -9,7 +9,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,3 +112,14 @@ def evaluation_metrics(
     if fpr is not None:
         metrics["false_positive_rate"] = round(fpr, 4)
     return metrics, {"magnitude": magnitude, "azimuth": azimuth}
+
+
+def metrics_of(
+    rows: Sequence[Mapping[str, Any]], classes: Mapping[str, Sequence[str]]
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Metrics of per-sample prediction rows (``*_true`` and ``*_pred`` class names)."""
+    mag, azi = list(classes["magnitude"]), list(classes["azimuth"])
+    return evaluation_metrics(
+        [mag.index(r["magnitude_true"]) for r in rows], [mag.index(r["magnitude_pred"]) for r in rows], mag,
+        [azi.index(r["azimuth_true"]) for r in rows], [azi.index(r["azimuth_pred"]) for r in rows], azi,
+    )

@@ -145,8 +145,11 @@ def event_detail(event: Mapping[str, Any]) -> str:
     kind = event["type"]
     if kind == "evaluated":
         m = event["metrics"]
+        unscored = (event.get("details") or {}).get("unscored")
+        left = (f"; {unscored['count']} sample(s) not scored ({'; '.join(unscored['why'])})"
+                if unscored else "")
         return (f"{event['dataset']}: mag {m['magnitude_accuracy']:.2f}% "
-                f"azi {m['azimuth_accuracy']:.2f}% composite {event['composite']['score']:.4f}")
+                f"azi {m['azimuth_accuracy']:.2f}% composite {event['composite']['score']:.4f}{left}")
     if kind == "trained":
         return f"v{event['version']} {event['architecture']}"
     if kind == "rolled_back":

@@ -21,6 +21,7 @@ from lifecycle.stats import EventPair, event_pairs
 from service.daemon_config import load as load_settings
 from service.engine import Engine, Outcome
 from service.modelling import read_predictions
+from service.paired import on_same_rows
 
 ATTEMPTS = 3
 
@@ -29,16 +30,19 @@ def decide_command(engine: Engine, state: State, policy: Policy, dataset: str, *
                    same_data: bool = False, require_approval: bool = False) -> DecideChallenger:
     paired: tuple[EventPair, ...] | None = None
     used: tuple[str, str] | None = None
+    rows: dict[str, Any] | None = None
     challenger, champion = state.challenger_record(), state.champion_record()
     new = challenger.latest_on(dataset) if challenger else None
     old = champion.evaluation_on(dataset, new.get("dataset_digest")) if champion and new else None
-    if new is not None and old is not None:
+    if challenger and champion and new is not None and old is not None:
         rows_new, rows_old = read_predictions(engine, new), read_predictions(engine, old)
         if rows_new is not None and rows_old is not None:
-            paired = event_pairs(rows_old, rows_new)
+            kept_old, kept_new, rows = on_same_rows(rows_old, champion.classes or {}, rows_new,
+                                                    challenger.classes or {})
+            paired = event_pairs(kept_old, kept_new)
             used = (old["predictions"]["digest"], new["predictions"]["digest"])
     return DecideChallenger(policy=policy, dataset=dataset, paired=paired, paired_predictions=used,
-                            same_data=same_data, require_approval=require_approval)
+                            same_data=same_data, require_approval=require_approval, same_rows=rows)
 
 
 def decide(engine: Engine, policy: Policy, dataset: str, dry_run: bool = False,

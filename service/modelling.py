@@ -4,7 +4,9 @@ Guarantees:
 1. A model's weights are read from the store only after their sha256 matches the digest
    recorded in the log, and only with ``weights_only=True``.
 2. ``evaluate`` measures every named model on the same data set (one content digest) and
-   records all of them in one commit, with per-sample predictions stored by digest.
+   records all of them in one commit, with per-sample predictions stored by digest. A
+   model is scored on the samples whose labels are among its classes; the others are
+   named in the evaluation's ``details.unscored`` (rows, events, why), never dropped silently.
 3. ``predict`` records nothing.
 """
 
@@ -63,18 +65,24 @@ def evaluate(
     progress: Callable[[str, int], Progress] | None = None, expected_seq: int | None = None,
 ) -> Outcome:
     from models.data import read_dataset
-    from models.evaluate import metrics_of, predict
+    from models.evaluate import predict, scorable
+    from models.metrics import metrics_of
 
     data = read_dataset(data_dir)
     state = engine.state()
     records = _unique([state.resolve(ref) for ref in refs])
     items, blobs = [], {}
     for record in records:
+        samples, unscored = scorable(data.samples, record.classes or {})
+        if not samples:
+            raise UserError(f"{record.model_id} can score none of the {len(data.samples)} samples of "
+                            f"{data_dir}: {', '.join((unscored or {}).get('why', {}))}")
         network = load_network(engine, record)
-        tick = progress(record.model_id, len(data.samples)) if progress else None
-        rows = predict(network, data.samples, record.classes or {}, image_size(record), batch_size,
-                       device, tick)
+        tick = progress(record.model_id, len(samples)) if progress else None
+        rows = predict(network, samples, record.classes or {}, image_size(record), batch_size, device, tick)
         metrics, details = metrics_of(rows, record.classes or {})
+        if unscored is not None:
+            details["unscored"] = unscored
         blob = _predictions_blob(rows, data.digest)
         stored = engine.store.digest_bytes(blob)
         blobs[stored["digest"]] = blob
@@ -122,28 +130,36 @@ def predict_event(engine: Engine, refs: Sequence[str], event_id: str, data_dir: 
 
 
 def compare_on_data(engine: Engine, ref_a: str, ref_b: str, data_dir: Path) -> dict[str, Any]:
-    """Both models evaluated on the same data now (nothing recorded), with the paired test
-    over events (``lifecycle.stats.clustered``, the decision rule's)."""
+    """Both models evaluated on the same data now (nothing recorded), on the rows both can
+    score, with the paired test over events (``lifecycle.stats.clustered``, the decision
+    rule's); ``same_rows`` says what was left out, if anything."""
     from lifecycle.stats import clustered, event_pairs
     from models.data import read_dataset
-    from models.evaluate import metrics_of, predict
+    from models.evaluate import predict, scorable
+    from models.metrics import metrics_of
     from projections.compare import metric_rows
+    from service.paired import on_same_rows
 
     data = read_dataset(data_dir)
     state = engine.state()
-    side: dict[str, Any] = {}
-    for key, ref in (("a", ref_a), ("b", ref_b)):
-        record = state.resolve(ref)
-        rows = predict(load_network(engine, record), data.samples, record.classes or {}, image_size(record))
-        metrics, _ = metrics_of(rows, record.classes or {})
-        composite = (Policy().composite(metrics))["score"]
-        side[key] = {"record": record, "rows": rows, "metrics": {**metrics, "composite_score": composite}}
-    test = clustered(event_pairs(side["a"]["rows"], side["b"]["rows"]))
-    describe = {k: {"model_id": v["record"].model_id, "version": v["record"].version,
-                    "status": v["record"].status, "dataset": str(data_dir)} for k, v in side.items()}
-    return {**describe, "same_data": True, "dataset_digest": data.digest,
-            "metrics": metric_rows(side["a"]["metrics"], side["b"]["metrics"]),
-            "paired_test": test._asdict()}
+    records = {key: state.resolve(ref) for key, ref in (("a", ref_a), ("b", ref_b))}
+    rows = {}
+    for key, record in records.items():
+        samples, _ = scorable(data.samples, record.classes or {})
+        rows[key] = predict(load_network(engine, record), samples, record.classes or {}, image_size(record))
+    a, b = records["a"].classes or {}, records["b"].classes or {}
+    kept_a, kept_b, same = on_same_rows(rows["a"], a, rows["b"], b)
+    metrics = {"a": metrics_of(kept_a, a)[0], "b": metrics_of(kept_b, b)[0]}
+    for found in metrics.values():
+        found["composite_score"] = Policy().composite(found)["score"]
+    test = clustered(event_pairs(kept_a, kept_b))
+    describe = {k: {"model_id": r.model_id, "version": r.version, "status": r.status,
+                    "dataset": str(data_dir)} for k, r in records.items()}
+    result = {**describe, "same_data": True, "dataset_digest": data.digest,
+              "metrics": metric_rows(metrics["a"], metrics["b"]), "paired_test": test._asdict()}
+    if same is not None:
+        result["same_rows"] = {k: v for k, v in same.items() if not k.endswith("_metrics")}
+    return result
 
 
 def stored_paired_test(engine: Engine, a: ModelRecord, b: ModelRecord) -> dict[str, Any] | None:
