@@ -1,0 +1,1 @@
+"""The original package's ``src`` folder: only ``deployer`` is provided."""
