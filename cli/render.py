@@ -139,8 +139,8 @@ def decision(record: Mapping[str, Any]) -> None:
 
     for event in record["events"]:
         text = "; ".join(x for x in (event.get("reason"), event_detail(event)) if x)
-        subject = event.get('model_id') or event.get('event_id')
-        say(f"{event['type']}: {subject}: {text}")
+        subject = event.get("model_id") or event.get("event_id")
+        say(f"{event['type']}: {subject}: {text}" if subject else f"{event['type']}: {text}")
         found = event.get("decision") or {}
         for check in found.get("checks", []):
             mark = "----" if check.get("checked") is False else "ok  " if check["passed"] else "FAIL"

@@ -147,10 +147,14 @@ class RecordObservation:
 
 @dataclass(frozen=True)
 class Import:
-    """Take over an installation of the original system (an empty registry only)."""
+    """Take over an installation of the original system (an empty registry only): its
+    models, its validated data events that have images (``data``: ``DataAdded`` fields), and
+    what else it held (``installation``: ``InstallationImported`` fields)."""
 
     models: Sequence[Json]
     source: str
+    data: Sequence[Json] = ()
+    installation: Json | None = None
 
 
 Command = (Submit | RecordEvaluation | RecordEvaluations | DecideChallenger | Promote | Reject | Rollback

@@ -41,6 +41,7 @@ from lifecycle.schema import (
     Declined,
     Evaluated,
     Imported,
+    InstallationImported,
     Observed,
     Promoted,
     Rejected,
@@ -52,7 +53,7 @@ from lifecycle.transitions import allowed
 from lifecycle.versions import FIRST_VERSION, Version, check_family, model_id, parse_version
 
 EventModel = (Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed
-              | ApprovalRequested | Approved | Declined)
+              | ApprovalRequested | Approved | Declined | InstallationImported)
 
 
 def decide(state: State, command: Command) -> list[EventModel]:
@@ -279,7 +280,11 @@ def _import(state: State, cmd: Import) -> list[EventModel]:
         raise UserError("the installation names more than one champion")
     if sum(1 for m in cmd.models if m["status"] == "challenger") > 1:
         raise UserError("the installation names more than one challenger")
-    return [Imported(**m, source=cmd.source) for m in cmd.models]
+    events: list[EventModel] = [Imported(**m, source=cmd.source) for m in cmd.models]
+    events += [DataAdded(**d) for d in cmd.data]
+    if cmd.installation is not None:
+        events.append(InstallationImported(**cmd.installation, source=cmd.source))
+    return events
 
 
 _DECIDERS: dict[type, Callable[..., Sequence[EventModel]]] = {

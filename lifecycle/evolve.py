@@ -112,7 +112,7 @@ def _promoted(state: State, e: Json, at: str) -> State:
         state, updated, champion=record.model_id, challenger=None,
         reigns=(*state.reigns, record.model_id),
         pool=_without(state.pool, record.training_data.get("events_included", ())),
-        alert=None, pending=None,
+        alert=None, pending=None, runs=_ran(state, "promoted", at),
     )
 
 
@@ -128,7 +128,16 @@ def _rejected(state: State, e: Json, at: str) -> State:
     for event_id in e.get("returned_to_pool", ()):
         known = state.data.get(event_id) or {"event_id": event_id}
         pool = pool.set(event_id, {**known, "returned_by": record.model_id, "returned_at": at})
-    return _put(state, updated, challenger=None, pool=pool, pending=None)
+    return _put(state, updated, challenger=None, pool=pool, pending=None, runs=_ran(state, "rejected", at))
+
+
+def _ran(state: State, outcome: str, at: str) -> Json:
+    runs = state.runs or {"promoted": 0, "rejected": 0, "last": None}
+    return {**runs, outcome: runs[outcome] + 1, "last": at}
+
+
+def _installation_imported(state: State, e: Json, at: str) -> State:
+    return state._replace(installation={k: v for k, v in e.items() if k != "type"} | {"at": at})
 
 
 def _archived(state: State, e: Json, at: str) -> State:
@@ -208,7 +217,9 @@ def _imported(state: State, e: Json, at: str) -> State:
     key = None
     if evaluation is not None:
         key = evaluation_key(evaluation["dataset"], evaluation.get("dataset_digest"))
-        evaluations = {key: {**evaluation, "seq": state.seq + 1, "at": at}}
+        original = e.get("original_metrics", {}).get("composite_score")
+        kept = {"original_composite_score": original} if original is not None else {}
+        evaluations = {key: {**evaluation, **kept, "seq": state.seq + 1, "at": at}}
     record = ModelRecord(
         model_id=model_id, version=e["version"], family=e["family"],
         architecture=e["architecture"], status=status,
@@ -262,4 +273,5 @@ _EVOLVERS: dict[str, Evolver] = {
     "approval_requested": _approval_requested,
     "approved": _settled,
     "declined": _settled,
+    "installation_imported": _installation_imported,
 }

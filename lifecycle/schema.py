@@ -237,9 +237,21 @@ class Imported(_Event):
     source: str
 
 
+class InstallationImported(_Frozen):
+    """What an imported installation of the original system held beside its models: its
+    pipeline counters (``pipeline_history``), when its last data event was added, and what
+    was reported and not imported."""
+
+    type: Literal["installation_imported"] = "installation_imported"
+    source: str
+    pipeline_history: dict[str, Any] = {}
+    pending_last_added: str | None = None
+    not_imported: list[str] = []
+
+
 Event = Annotated[
     Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed
-    | ApprovalRequested | Approved | Declined,
+    | ApprovalRequested | Approved | Declined | InstallationImported,
     Field(discriminator="type"),
 ]
 

@@ -67,7 +67,10 @@ class ModelRecord(NamedTuple):
         if self.latest_evaluation is None:
             return {}
         evaluation = self.evaluations[self.latest_evaluation]
-        return {**evaluation["metrics"], "composite_score": evaluation["composite"]["score"]}
+        found = {**evaluation["metrics"], "composite_score": evaluation["composite"]["score"]}
+        if "original_composite_score" in evaluation:  # imported: the original system's own figure
+            found["original_composite_score"] = evaluation["original_composite_score"]
+        return found
 
     def evaluation_on(self, dataset: str, digest: str | None = None) -> Json | None:
         """The latest evaluation on exactly this data (name and digest; no digest matches
@@ -101,6 +104,8 @@ class State(NamedTuple):
     data: immutables.Map[str, Json] = immutables.Map()
     alert: Json | None = None
     pending: Json | None = None  # the verdict awaiting a person's approval (lifecycle.approval)
+    installation: Json | None = None  # what an imported original installation held beside its models
+    runs: Json | None = None  # decisions carried out: {"promoted": n, "rejected": n, "last": time}
 
     def with_models(self, models: immutables.Map[str, ModelRecord]) -> State:
         return State._make((models, *self[1:]))

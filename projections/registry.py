@@ -5,7 +5,9 @@ Guarantees:
    comes from the canonical stored events, timestamps come from events only.
 2. The SPEC keys are all present and never renamed; extra keys (``log_position``,
    ``pool``, weights digests, the champion's ``production_format`` when it has an export
-   for the scanner) are additions.
+   for the scanner, an imported model's ``original_composite_score``) are additions, and
+   the original system's ``pending_events``, ``pipeline_history`` and ``validated_events``
+   blocks are projected from the log in its shapes (its dashboard reads them).
 3. ``log_position`` names the commit the document reflects, so a reader can tell a
    stale registry from a current one.
 """
@@ -38,7 +40,9 @@ def metrics(record: ModelRecord) -> dict[str, Any]:
         k: found.pop(k) for k in ("magnitude_accuracy", "azimuth_accuracy") if k in found
     }
     composite = found.pop("composite_score")
-    return {**ordered, **found, "composite_score": composite}
+    original = found.pop("original_composite_score", None)
+    kept = {"original_composite_score": original} if original is not None else {}
+    return {**ordered, **found, "composite_score": composite, **kept}
 
 
 def _weights(record: ModelRecord) -> dict[str, Any] | None:
@@ -109,8 +113,44 @@ def registry(state: State) -> dict[str, Any]:
             {"version": m.version, "status": m.status, "path": folder(m)}
             for m in state.by_version()
         ],
+        **original_blocks(state),
         "pool": {"count": len(state.pool), "events": [dict(e) for _, e in sorted(state.pool.items())]},
         "log_position": {"seq": state.seq, "hash": state.head},
+    }
+
+
+def original_blocks(state: State) -> dict[str, Any]:
+    """The original system's ``pending_events``, ``pipeline_history`` and
+    ``validated_events``, in its shapes, from the log: the pool is what it called validated
+    events (there is no unvalidated stage here, so nothing is pending); a run is a decision
+    carried out (a promotion or a rejection), added to the imported installation's counts."""
+    installation = state.installation or {}
+    base = installation.get("pipeline_history") or {}
+    runs = state.runs or {"promoted": 0, "rejected": 0, "last": None}
+    added = [str(e["added_at"]) for e in state.data.values() if e.get("added_at")]
+    return {
+        "pending_events": {"count": 0, "events": [],
+                           "last_added": max(added) if added else installation.get("pending_last_added")},
+        "pipeline_history": {
+            "total_runs": int(base.get("total_runs", 0)) + runs["promoted"] + runs["rejected"],
+            "successful_updates": int(base.get("successful_updates", 0)) + runs["promoted"],
+            "failed_updates": int(base.get("failed_updates", 0)),
+            "last_run": runs["last"] or base.get("last_run"),
+        },
+        "validated_events": [_validated(e) for _, e in sorted(state.pool.items())],
+    }
+
+
+def _validated(event: Any) -> dict[str, Any]:
+    images = event.get("images") or []
+    digest = images[0]["digest"] if images else None
+    return {
+        "event_id": event["event_id"], "date": event.get("date"), "station": event.get("station"),
+        "spectrogram_path": f"store/sha256/{digest[:2]}/{digest}" if digest else None,
+        "added_at": event.get("added_at"), "magnitude_value": event.get("magnitude_value"),
+        "azimuth_value": event.get("azimuth_value"), "magnitude_class": event.get("magnitude_class"),
+        "azimuth_class": event.get("azimuth_class"), "magnitude": event.get("magnitude_class"),
+        "azimuth": event.get("azimuth_class"), "validated_at": event.get("added_at"),
     }
 
 

@@ -165,6 +165,10 @@ def event_detail(event: Mapping[str, Any]) -> str:
         return f"verdict {event['verdict']} awaits approval"
     if kind in ("approved", "declined"):
         return f"verdict {event['verdict']} (requested at commit {event['requested_seq']}) {kind}"
+    if kind == "installation_imported":
+        runs = event.get("pipeline_history", {}).get("total_runs", 0)
+        return (f"from {event['source']}: its pipeline history kept ({runs} run(s)); "
+                f"{len(event.get('not_imported', []))} item(s) reported, not imported")
     if kind == "imported":
         return f"as {event['status']}" + (f"; {len(event['warnings'])} warning(s)"
                                           if event.get("warnings") else "")

@@ -6,7 +6,9 @@ Guarantees:
    original ``metadata.json`` is kept as ``original_metadata.json``.
 2. Report every gap: missing weights, class mappings that do not match the network (or
    the other models of the family, e.g. 8 vs 9 azimuth classes), folders skipped.
-3. All models land in one commit, or none (an empty registry only).
+3. All models land in one commit, or none (an empty registry only). One version is one
+   model: its copies (the original's rollback leaves one in the archive) are imported
+   once with their places noted; copies with different weights are a reported conflict.
 4. Nothing is read through a symlink: a model folder or a file in one that is a link is
    reported and left out (it could point outside the installation); folder names must
    match exactly (a trailing newline is no model id), and names with control characters
@@ -25,6 +27,7 @@ from lifecycle.commands import Import
 from lifecycle.errors import UserError
 from lifecycle.policy import Policy
 from lifecycle.versions import split_model_id
+from service.import_data import validated_events
 from service.inputs import read_json
 from service.submission import KEPT_FILES, WEIGHTS
 
@@ -50,9 +53,16 @@ def build_import(path: Path) -> tuple[Import, dict[str, Path], list[str]]:
     store = _Pending()
     found = [*_archive(path, registry, report), *_roles(path, registry, report)]
     models = [_model(store, folder, status, entry, report) for folder, status, entry in found]
+    models = _one_per_version(models, [str(f.relative_to(path)) for f, _, _ in found], report)
     _compare_classes(models, report)
-    _report_unimported(path, registry, report)
-    return Import(models=models, source=str(path.resolve())), store.files, report
+    trained_on = {e for m in models if m["status"] == "champion"
+                  for e in m["training_data"].get("events_included", ())}
+    first = len(report)
+    data, files = validated_events(path, registry.get("validated_events"), trained_on, report)
+    store.files.update(files)
+    installation = _installation(path, registry, report, report[first:])
+    return (Import(models=models, source=str(path.resolve()), data=data, installation=installation),
+            store.files, report)
 
 
 class _Pending:
@@ -216,6 +226,44 @@ def _evaluation(meta: dict[str, Any]) -> dict[str, Any] | None:
             "composite": Policy().composite(metrics)}
 
 
+def _one_per_version(models: list[dict[str, Any]], places: list[str], report: list[str]) -> list[dict[str, Any]]:
+    """One model per version. The original's rollback copies an archived folder into
+    ``models/champion`` and leaves it in the archive, and archives a champion again when it
+    is replaced again: the same version with the same weights is one model (imported once,
+    its other places noted). The same version with different weights is a conflict: the
+    copy in a role folder (else the one with weights, else the latest archived) is
+    imported, the others are reported and left out."""
+    groups: dict[str, list[int]] = {}
+    for i, model in enumerate(models):
+        groups.setdefault(model["version"], []).append(i)
+    keep = []
+    for indices in groups.values():
+        chosen = max(indices, key=lambda i: (models[i]["status"] in ("champion", "challenger"),
+                                             models[i]["weights"] is not None, i))
+        keep.append(chosen)
+        others = [i for i in indices if i != chosen]
+        if others:
+            _note_duplicates(models[chosen], places[chosen], [(models[i], places[i]) for i in others], report)
+    return [models[i] for i in sorted(keep)]
+
+
+def _note_duplicates(
+    kept: dict[str, Any], place: str, others: list[tuple[dict[str, Any], str]], report: list[str]
+) -> None:
+    digest = (kept["weights"] or {}).get("digest")
+    for model, where in others:
+        theirs = (model["weights"] or {}).get("digest")
+        if digest and theirs and theirs != digest:
+            line = (f"conflict: version {kept['version']} has different weights in {place} (sha256 "
+                    f"{digest[:12]}, imported) and {where} (sha256 {theirs[:12]}, left out); check "
+                    "which one production ran")
+        else:
+            same = "the same weights" if digest and theirs else "no weights to compare"
+            line = f"{kept['model_id']}: also in {where} ({same}): imported once, from {place}"
+        report.append(line)
+        kept["warnings"] = [*kept["warnings"], line.split(": ", 1)[1]]
+
+
 def _compare_classes(models: list[dict[str, Any]], report: list[str]) -> None:
     sizes = {m["model_id"]: len(m["classes"]["azimuth"]) for m in models if m["classes"]}
     if len(set(sizes.values())) > 1:
@@ -223,12 +271,31 @@ def _compare_classes(models: list[dict[str, Any]], report: list[str]) -> None:
         report.append(f"azimuth class counts differ between models ({detail})")
 
 
-def _report_unimported(path: Path, registry: dict[str, Any], report: list[str]) -> None:
-    validated = registry.get("validated_events") or []
-    pending = (registry.get("pending_events") or {}).get("events") or []
-    if validated or pending:
-        report.append(f"{len(validated)} validated and {len(pending)} pending data events "
-                      "in the original registry are kept in its file, not imported as models")
+def _installation(
+    path: Path, registry: dict[str, Any], report: list[str], data_lines: list[str]
+) -> dict[str, Any]:
+    """What the installation held beside its models: its pipeline counters (kept, so the
+    registry's ``pipeline_history`` goes on from them), and what was not imported."""
+    history = _table(registry.get("pipeline_history"))
+    kept: dict[str, Any] = {k: int(v) for k, v in history.items()
+                            if k in ("total_runs", "successful_updates", "failed_updates")
+                            and isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**53}
+    if isinstance(history.get("last_run"), str):
+        kept["last_run"] = history["last_run"][:40]
+    pending = _table(registry.get("pending_events"))
+    lines = list(data_lines)
+    waiting = pending.get("events") or []
+    if waiting:
+        lines.append(f"{len(waiting)} pending (not yet validated) data events in the original registry are "
+                     "not imported; validate them and add them with 'lifecycle data add'")
+    report += lines[len(data_lines):]
     if (path / "logs" / "pipeline_history.json").is_file():
         report.append("logs/pipeline_history.json (the original audit log) is not replayed: "
                       "its entries are out of order and start with a reset")
+    last = pending.get("last_added")
+    return {"pipeline_history": kept, "pending_last_added": last[:40] if isinstance(last, str) else None,
+            "not_imported": [line[:2000] for line in lines[:1000]]}
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
