@@ -12,6 +12,7 @@ from PIL import Image
 
 from tests.conftest import Cli
 from tests.integration.test_import import FIXTURE
+from tests.integration.test_subset_classes import eight_azimuths, with_ne  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -122,3 +123,25 @@ def test_imported_metrics_keep_the_original_composite_beside_the_recomputed_one(
     assert metrics["original_composite_score"] == 0.926  # the original's own figure, verbatim
     assert metrics["composite_score"] != metrics["original_composite_score"]
     assert list(metrics)[-2:] == ["composite_score", "original_composite_score"]
+
+
+def test_the_first_challenger_after_the_switch_is_decided_by_the_rule(
+    tmp_path: Path, candidates: list[Path], with_ne: Path
+) -> None:
+    """The real installation, its 8-class champion given weights: import, a challenger,
+    one evaluation on a holdout with NE events, and decide: no manual promote."""
+    original = tmp_path / "original"
+    shutil.copytree(FIXTURE, original)
+    champion = original / "models/champion"
+    eight_azimuths(tmp_path / "eight")
+    shutil.copy(tmp_path / "eight/best_model.pth", champion / "best_model.pth")
+    meta = json.loads((champion / "metadata.json").read_text())
+    (champion / "metadata.json").write_text(json.dumps({**meta, "architecture": "convnext_atto"}))
+    cli = Cli(tmp_path / "new")
+    cli("import", str(original))
+    cli("submit", str(candidates[0]))
+    cli("evaluate", "--data", str(with_ne))
+    record = cli.json("decide")
+    decided = record["events"][-1]
+    assert decided["type"] in ("promoted", "rejected")
+    assert decided["decision"]["same_rows"]["left_out"]["challenger"] > 0
