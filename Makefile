@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test lint bench bench-peers clean
+.PHONY: install browser postgres demo test lint bench bench-peers clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e '.[dev,dashboard,daemon]' --config-settings editable_mode=compat
+	$(PY) -m pip install -q -e '.[dev,dashboard,daemon,postgresql]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 demo: install
@@ -27,7 +27,14 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; the browser test will be skipped"; }
 
-test: install browser
+# The PostgreSQL tests start a private server with Debian's postgresql-15; install it when missing.
+postgres:
+	@test -x /usr/lib/postgresql/15/bin/initdb || { \
+	  echo "installing Debian's postgresql-15 for the shared-log tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null) \
+	  || echo "warning: could not install postgresql-15; the PostgreSQL tests will be skipped"; }
+
+test: install browser postgres
 	$(PY) -m pytest -q
 
 lint: install

@@ -27,6 +27,8 @@ candidate_app = typer.Typer(no_args_is_help=True, help="Candidate model folders.
 app.add_typer(candidate_app, name="candidate")
 data_app = typer.Typer(no_args_is_help=True, help="Data sets: synthetic data, the pool of new events.")
 app.add_typer(data_app, name="data")
+log_app = typer.Typer(no_args_is_help=True, help="The event log itself: export it, move it to PostgreSQL.")
+app.add_typer(log_app, name="log")
 
 F = TypeVar("F", bound=Callable[..., Any])
 Root = Annotated[Path, typer.Option("--root", envvar="LIFECYCLE_ROOT",
@@ -89,11 +91,43 @@ def _done(outcome: Outcome, json_output: bool = False) -> None:
 
 
 @command()
-def init() -> None:
-    """Create a registry root here (idempotent)."""
+def init(
+    log: Annotated[str | None, typer.Option(
+        "--log", help="A shared PostgreSQL log (postgresql://USER@HOST/DB) instead of events.jsonl.")] = None,
+    store: Annotated[Path | None, typer.Option(
+        help="The weight store, a path every host can read (with --log; default: ROOT/store).")] = None,
+) -> None:
+    """Create a registry root here (idempotent); with --log, join (or start) a shared log."""
+    if log is None:
+        if store is not None:
+            raise UserError("--store goes with --log (a shared registry); an embedded root keeps ROOT/store")
+        eng = engine()
+        created = eng.init()
+        typer.echo(f"{'initialised' if created else 'already initialised'}: {eng.root}")
+        return
+    _init_shared(log, store)
+
+
+def _init_shared(url: str, store: Path | None) -> None:
+    from bootstrap import create_shared_log
+    from service.backend import configure, read
+    from service.engine import LOG_NAME
+
+    root = _ROOT.get("path", Path(".")).resolve()
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise UserError(f"--log {url[:60]!r} is not a postgresql:// URL")
+    if (root / LOG_NAME).is_file() and (root / LOG_NAME).stat().st_size:
+        raise UserError(f"{root} has its own log with commits; move it with 'lifecycle log migrate --to URL'")
+    if read(root).configured:
+        raise UserError(f"{root} already names a log in config/lifecycle.toml")
+    shared, registry_id = create_shared_log(url)
+    empty = shared.is_empty()  # type: ignore[attr-defined]
+    configure(root, url, registry_id, store.resolve() if store else None)
     eng = engine()
-    created = eng.init()
-    typer.echo(f"{'initialised' if created else 'already initialised'}: {eng.root}")
+    eng.init()
+    state = eng.state()
+    what = "started" if empty else f"joined ({state.seq} commits)"
+    typer.echo(f"initialised: {root} on the shared log {registry_id} ({what})")
 
 
 @command()
@@ -494,6 +528,33 @@ def import_(
     for line in report:
         typer.echo(f"import: {line}")
     _done(eng.execute(cmd, blobs=files), json_output)
+
+
+@command("export", group=log_app)
+def log_export(out: Annotated[Path, typer.Argument(help="The JSONL file to write.")]) -> None:
+    """Write the log as a JSONL file byte-identical to an embedded log of the same commits."""
+    from service.logmove import export
+
+    count = export(engine(), out)
+    typer.echo(f"exported {count} commits to {out}")
+
+
+@command("migrate", group=log_app)
+def log_migrate(
+    to: Annotated[str, typer.Option("--to", help="postgresql://USER@HOST/DB (an empty log).")],
+) -> None:
+    """Move this root's embedded log into PostgreSQL, keeping every hash."""
+    from bootstrap import create_shared_log
+    from service.logmove import migrate
+
+    eng = engine()
+    eng.require_root()
+    if not to.startswith(("postgresql://", "postgres://")):
+        raise UserError(f"--to {to[:60]!r} is not a postgresql:// URL")
+    shared, registry_id = create_shared_log(to)
+    count = migrate(eng, to, shared, registry_id)
+    typer.echo(f"migrated {count} commits to the shared log {registry_id}; events.jsonl kept as "
+               "events.jsonl.migrated; run 'lifecycle verify'")
 
 
 @command()

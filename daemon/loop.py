@@ -13,7 +13,9 @@ Guarantees:
 5. Event-driven (watchdog/inotify): idle, it sleeps until the inbox or the log changes,
    or until the next time-based check.
 6. Production is watched: at least every ``PRODUCTION_POLL`` seconds it stats the files the
-   scanner loads (and the registry and the log); after any change it checks the production
+   scanner loads (and the registry and the log; a shared PostgreSQL log announces every
+   commit of any host through LISTEN/NOTIFY, and is caught up after a reconnection); after
+   any change it checks the production
    file against the champion's recorded digest, heals a lagging or replaced one from the
    store (``service.production.heal``), and raises an alarm through the hooks (event type
    ``production_unhealthy``) when the store cannot heal it.
@@ -80,6 +82,7 @@ class Daemon:
         self.reported: set[str] = set()
         self.wakeups: queue.Queue[str] = queue.Queue()
         self.production_seen: tuple[Any, ...] | None = None
+        self.log_wakes = 0  # commits another host announced (a shared log's LISTEN/NOTIFY)
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, once: bool = False) -> int:
@@ -113,10 +116,15 @@ class Daemon:
         self.options.inbox.mkdir(parents=True, exist_ok=True)
         self.holdout_digest = read_dataset(self.options.holdout).digest
 
-    def _watch(self) -> None:
-        from daemon.watching import watch
+    def _woken_by_the_log(self) -> None:
+        self.log_wakes += 1
+        self.wakeups.put("log")
 
-        with watch(self.options.inbox, self.engine.root, self.wakeups, self.moved_in):
+    def _watch(self) -> None:
+        from daemon.watching import listening, watch
+
+        with watch(self.options.inbox, self.engine.root, self.wakeups, self.moved_in), \
+                listening(self.engine.log, self._woken_by_the_log):
             next_tick = time.monotonic() + self._next_check()
             while True:
                 try:
@@ -315,7 +323,7 @@ class Daemon:
         """Heal a production file that lags behind the log; alarm when the store cannot."""
         from projections.production import fingerprint
 
-        seen = fingerprint(self.engine.root)
+        seen = (*fingerprint(self.engine.root), self.log_wakes)
         if seen == self.production_seen:
             return
         self.production_seen = seen
@@ -328,7 +336,7 @@ class Daemon:
             self.log.step("healed", changes=len(changes), production=health.state)
         if not health.ok:
             self._alarm(health.state, health.detail)
-        self.production_seen = fingerprint(self.engine.root)
+        self.production_seen = (*fingerprint(self.engine.root), self.log_wakes)
 
     def _alarm(self, state: str, detail: str) -> None:
         from service.hooks import dispatch

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import queue
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -53,3 +55,21 @@ def watch(inbox: Path, root: Path, wakeups: queue.Queue[str], moved_in: set[str]
     finally:
         observer.stop()
         observer.join(timeout=5)
+
+
+@contextlib.contextmanager
+def listening(log: Any, wake: Callable[[], None]) -> Iterator[None]:
+    """For a log shared between hosts (one with ``listen``): a thread that calls ``wake``
+    after every commit any host makes, until the block ends. Nothing for a local log."""
+    listen = getattr(log, "listen", None)
+    if listen is None:
+        yield
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=listen, args=(wake, stop), name="log-listener", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)

@@ -117,11 +117,13 @@ class Snapshot:
 
 
 def log_key(root: Path) -> LogKey | None:
-    """The log file's identity; None when there is no log (not a registry)."""
+    """The log file's identity (a shared log: its number of lines); None when there is no
+    log (not a registry)."""
     try:
         info = os.stat(root / LOG_NAME)
     except OSError:
-        return None
+        head = getattr(engine(root).log, "head_seq", None) if (root / "config").is_dir() else None
+        return (0, head(), 0) if head is not None else None
     return info.st_ino, info.st_size, info.st_mtime_ns
 
 

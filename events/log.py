@@ -132,6 +132,11 @@ class JsonlLog:
         """Where the last read or append left the log (None before any)."""
         return self._tail
 
+    def lines(self) -> list[bytes]:
+        """Every stored line, byte for byte (``lifecycle log export`` / ``log migrate``)."""
+        with self._shared(), _open_or_empty(self.path) as lines:
+            return list(lines)
+
     def audit(self, found: list[Damage]) -> Iterator[Record]:
         """Every good commit, then the damage (torn tail or corruption) into ``found``;
         never raises for damage and never recovers anything (``lifecycle verify``)."""

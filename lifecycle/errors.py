@@ -35,3 +35,7 @@ class LogCorrupt(UserError):
 
 class LogUnwritable(UserError):
     """A write or fsync failed; the log refuses writes until the process restarts."""
+
+
+class LogUnreachable(UserError):
+    """A shared log (PostgreSQL) that cannot be reached, or that dropped the connection."""

@@ -83,7 +83,8 @@ def load(root: Path) -> Settings:
         return Settings()
     data = read_toml(path, "configuration file")
     try:
-        _known(data, {"triggers", "rollback", "hooks", "daemon", "production", "decide"}, str(path))
+        _known(data, {"triggers", "rollback", "hooks", "daemon", "production", "decide", "log", "store"},
+               str(path))  # [log] and [store]: service.backend
         daemon = table(data.get("daemon", {}), "daemon")
         _known(daemon, {"quiet_seconds", "max_file_mb"}, "[daemon]")
         deciding = table(data.get("decide", {}), "decide")

@@ -118,9 +118,10 @@ class Engine:
     ``bootstrap.open_engine``, and handed in)."""
 
     def __init__(self, root: Path, *, log: EventLog, store: BlobStore, clock: Clock = utc_now,
-                 actor: str | None = None) -> None:
+                 actor: str | None = None, shared: bool = False) -> None:
         self.root = root
         self.log = log
+        self.shared = shared  # the log lives elsewhere (PostgreSQL); the root holds projections
         self.store = store
         self.clock = clock
         self._actor = actor
@@ -135,7 +136,7 @@ class Engine:
     # -- set-up ---------------------------------------------------------------------
     @property
     def initialised(self) -> bool:
-        return (self.root / LOG_NAME).exists()
+        return self.shared or (self.root / LOG_NAME).exists()
 
     def init(self) -> bool:
         """Create the root's folders and an empty log; True if anything was created."""
@@ -143,7 +144,7 @@ class Engine:
         for rel in ("store", "config", "models/champion", "models/challenger",
                     "models/archive", "production/models"):
             (self.root / rel).mkdir(parents=True, exist_ok=True)
-        if created:
+        if created and not self.shared:
             (self.root / LOG_NAME).touch()
             fsync_dir(self.root)
         self.replay()

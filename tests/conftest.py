@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from collections.abc import Callable
@@ -83,3 +84,24 @@ def site(cli: Cli, root: Path, holdout: Path) -> Cli:
     shutil.copytree(holdout, root / "data" / "benchmark")
     (root / "inbox").mkdir()
     return cli
+
+
+@pytest.fixture
+def with_ne(holdout: Path, tmp_path: Path) -> Path:
+    """The holdout with its first earthquake event relabelled to azimuth NE."""
+    out = tmp_path / "holdout-ne"
+    shutil.copytree(holdout, out)
+    labels = out / "labels.csv"
+    rows = list(csv.DictReader(labels.open()))
+    first = next(r["event_id"] for r in rows if r["magnitude_class"] != "Normal")
+    for row in rows:
+        if row["event_id"] == first:
+            row["azimuth_class"] = "NE"
+    with labels.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+from tests.helpers.pg import pg_server, pg_url  # noqa: E402, F401  (a private PostgreSQL server)

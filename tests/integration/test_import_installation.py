@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.conftest import Cli
 from tests.integration.test_import import FIXTURE
-from tests.integration.test_subset_classes import eight_azimuths, with_ne  # noqa: F401 (a fixture)
+from tests.integration.test_subset_classes import eight_azimuths
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
-import pytest
 import torch
 
 from bootstrap import open_engine
@@ -17,24 +15,6 @@ from models.checkpoint import save
 from models.classes import default_classes
 from models.network import build
 from tests.conftest import Cli
-
-
-@pytest.fixture
-def with_ne(holdout: Path, tmp_path: Path) -> Path:
-    """The holdout with its first earthquake event relabelled to azimuth NE."""
-    out = tmp_path / "holdout-ne"
-    shutil.copytree(holdout, out)
-    labels = out / "labels.csv"
-    rows = list(csv.DictReader(labels.open()))
-    first = next(r["event_id"] for r in rows if r["magnitude_class"] != "Normal")
-    for row in rows:
-        if row["event_id"] == first:
-            row["azimuth_class"] = "NE"
-    with labels.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return out
 
 
 def eight_azimuths(folder: Path) -> Path:
