@@ -307,26 +307,29 @@ def test_a_rejected_challengers_events_do_not_retrigger_training(root: Path) -> 
     assert daemon._training_due(engine.state()) is None  # ... but do not trigger the same training
 
 
-def test_a_challenger_that_cannot_be_evaluated_is_rejected_and_the_next_drop_goes_on(
+def test_a_challenger_that_can_score_none_of_the_holdout_is_rejected_and_the_next_drop_goes_on(
     site: Cli, root: Path, candidates: list[Path], tmp_path: Path
 ) -> None:
+    """A model is scored on the samples whose labels are among its classes (issue 16); one
+    whose azimuth classes hold none of the holdout's labels cannot be evaluated at all."""
     from models.candidate import write_candidate
     from models.checkpoint import save
+    from models.data import read_dataset
     from models.network import build
 
-    eight = write_candidate(tmp_path / "eight", architecture="convnext_atto", seed=9)
+    labels = {s.azimuth for s in read_dataset(root / "data" / "benchmark").samples}
+    others = [a for a in ["N", "NE", "E", "SE", "S", "SW", "W", "NW", "Normal"] if a not in labels]
+    assert others and "Normal" in labels
+    narrow = write_candidate(tmp_path / "narrow", architecture="convnext_atto", seed=9)
     torch.manual_seed(9)
-    save(build("convnext_atto", 4, 8), eight / "best_model.pth")
-    mappings = json.loads((eight / "class_mappings.json").read_text())
-    from models.data import read_dataset
-
-    assert any(s.azimuth == "Normal" for s in read_dataset(root / "data" / "benchmark").samples)
-    mappings["azimuth"] = {str(i): n for i, n in enumerate(["E", "N", "NE", "NW", "S", "SE", "SW", "W"])}
-    (eight / "class_mappings.json").write_text(json.dumps(mappings))
-    drop(root, eight, "eight-classes")
+    save(build("convnext_atto", 4, len(others)), narrow / "best_model.pth")
+    mappings = json.loads((narrow / "class_mappings.json").read_text())
+    mappings["azimuth"] = {str(i): n for i, n in enumerate(others)}
+    (narrow / "class_mappings.json").write_text(json.dumps(mappings))
+    drop(root, narrow, "narrow-classes")
     site(*WATCH)
     text = reason(root, ".done", "convnext_v1.0.0")
-    assert text.startswith("rejected: cannot be evaluated on the holdout")
+    assert text.startswith("rejected: cannot be evaluated on the holdout") and "can score none" in text
     drop(root, candidates[0], "next")
     site(*WATCH)
     assert "promoted" in reason(root, ".done", "convnext_v1.0.1")

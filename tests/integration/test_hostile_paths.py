@@ -168,7 +168,8 @@ def test_import_reads_nothing_through_symlinks(tmp_path: Path, outside: Path) ->
                  "skipped models/archive/'convnext_v1.0.2\\n': not a model folder",
                  f"skipped models/champion: a symlink to {str(outside)!r}"):
         assert line in out, out
-    assert all(line.startswith(("import: ", "imported", "commit ")) for line in out.splitlines()), out
+    assert all(line.startswith(("import: ", "imported", "installation_imported", "commit "))
+               for line in out.splitlines()), out
     assert [m["model_id"] for m in cli.json("list")] == ["convnext_v1.0.0"]
     taken = {p.read_bytes() for p in (tmp_path / "new-root").rglob("*") if p.is_file()}
     assert (outside / "best_model.pth").read_bytes() not in taken
