@@ -596,6 +596,9 @@ def watch(
     lr: Annotated[float, typer.Option(min=0.0)] = 1e-4,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     log_json: Annotated[bool, typer.Option("--log-json", help="One JSON object per step.")] = False,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="A scanner host: only keep this root's projections and production file "
+                         "current with the (shared) log; decide nothing, take no drops.")] = False,
 ) -> None:
     """The auto-update daemon: new challengers, the data pool, production alerts."""
     from cli.progress import evaluation_bars, training_display
@@ -607,6 +610,9 @@ def watch(
 
     eng = engine(actor="daemon")
     eng.require_root()
+    if follow:
+        _follow(eng, once, log_json)
+        return
     if train and base_data is None:
         raise UserError("--train needs --base-data DIR (the data the pool's events are added to)")
     holdout = holdout or eng.root / "data" / "benchmark"
@@ -622,6 +628,16 @@ def watch(
         daemon = Daemon(eng, options, load(eng.root), StepLog(as_json=log_json),
                         Hooks(evaluation=bars, training=lambda: training_display(epochs)))
         raise typer.Exit(daemon.run(once=once))
+
+
+def _follow(eng: Engine, once: bool, log_json: bool) -> None:
+    from daemon.loop import Daemon, WatchOptions, stop_on_signals
+    from daemon.steplog import StepLog
+    from service.daemon_config import load
+
+    stop_on_signals()
+    options = WatchOptions(inbox=eng.root / "inbox", holdout=eng.root, follow=True)
+    raise typer.Exit(Daemon(eng, options, load(eng.root), StepLog(as_json=log_json)).run(once=once))
 
 
 @command()

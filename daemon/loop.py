@@ -19,6 +19,8 @@ Guarantees:
    file against the champion's recorded digest, heals a lagging or replaced one from the
    store (``service.production.heal``), and raises an alarm through the hooks (event type
    ``production_unhealthy``) when the store cannot heal it.
+7. ``--follow`` (a scanner host of a shared registry): only guarantee 6, nothing is
+   decided or taken; no inbox, holdout or torch is needed.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class WatchOptions:
     base_data: Path | None = None
     train_config: Any = None
     device: str = "cpu"
+    follow: bool = False  # a scanner host: keep the projections and production current, nothing else
 
 
 @dataclass
@@ -104,6 +107,9 @@ class Daemon:
         return 0
 
     def _prepare(self) -> None:
+        if self.options.follow:
+            self.engine.require_root()
+            return
         import torch
 
         from models.data import read_dataset
@@ -123,7 +129,8 @@ class Daemon:
     def _watch(self) -> None:
         from daemon.watching import listening, watch
 
-        with watch(self.options.inbox, self.engine.root, self.wakeups, self.moved_in), \
+        inbox = self.engine.root if self.options.follow else self.options.inbox
+        with watch(inbox, self.engine.root, self.wakeups, self.moved_in), \
                 listening(self.engine.log, self._woken_by_the_log):
             next_tick = time.monotonic() + self._next_check()
             while True:
@@ -139,10 +146,15 @@ class Daemon:
                 next_tick = time.monotonic() + self._next_check()
 
     def _next_check(self) -> float:
+        if self.options.follow:
+            return HOUR
         return min(self.settings.quiet_seconds, HOUR) if box.drops(self.options.inbox) else HOUR
 
     def tick(self) -> None:
         """One pass over everything that may need doing; each step is safe to repeat."""
+        if self.options.follow:
+            self._guarded("production", self.check_production)
+            return
         self._guarded("settle", self.settle_challenger)
         for drop in box.drops(self.options.inbox):
             self._guarded("drop", functools.partial(self.take, drop))

@@ -27,7 +27,7 @@ class LogCorrupt(UserError):
     def __init__(self, line: int, why: str) -> None:
         super().__init__(
             f"event log is corrupt at line {line} ({why}); nothing was written. "
-            "Restore events.jsonl from a backup; run 'lifecycle verify' for details"
+            "Restore the log (events.jsonl, or its database) from a backup; run 'lifecycle verify' for details"
         )
         self.line = line
         self.why = why

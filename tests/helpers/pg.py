@@ -57,17 +57,16 @@ class ServerUnavailable(RuntimeError):
 
 
 def find_bindir() -> Path:
-    """The folder with ``initdb`` and ``pg_ctl``: ``$LIFECYCLE_PG_BINDIR``, then PostgreSQL 15's
-    Debian folder, then what ``dpkg -L postgresql-15`` lists, then ``pg_ctl`` on the PATH."""
-    candidates: list[Path] = []
-    if os.environ.get("LIFECYCLE_PG_BINDIR"):
-        candidates.append(Path(os.environ["LIFECYCLE_PG_BINDIR"]))
-    candidates.append(Path(f"/usr/lib/postgresql/{VERSION}/bin"))
-    if shutil.which("dpkg"):
+    """The folder with ``initdb`` and ``pg_ctl``: ``$LIFECYCLE_PG_BINDIR`` if set (and only it),
+    else PostgreSQL 15's Debian folder, what ``dpkg -L postgresql-15`` lists, ``pg_ctl`` on the
+    PATH."""
+    chosen = os.environ.get("LIFECYCLE_PG_BINDIR")
+    candidates = [Path(chosen)] if chosen else [Path(f"/usr/lib/postgresql/{VERSION}/bin")]
+    if not chosen and shutil.which("dpkg"):
         listed = subprocess.run(["dpkg", "-L", f"postgresql-{VERSION}"], capture_output=True, text=True)
         candidates += [Path(line).parent for line in listed.stdout.splitlines() if line.endswith("/bin/pg_ctl")]
     on_path = shutil.which("pg_ctl")
-    if on_path:
+    if not chosen and on_path:
         candidates.append(Path(on_path).resolve().parent)
     for folder in candidates:
         if all(os.access(folder / name, os.X_OK) for name in ("initdb", "pg_ctl", "postgres")):

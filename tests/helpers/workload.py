@@ -208,6 +208,39 @@ def run_die(engine: Engine, kind: str, boundary: int) -> None:
     print(f"survived {outcome.record['seq']} {outcome.record['hash']}", flush=True)
 
 
+def run_persist(engine: Engine, tag: str, count: int, go: Path) -> None:
+    """Like ``evaluate``, riding out a database restart: after a ``LogUnreachable`` it waits
+    and looks whether its command landed (its data set in the log) before trying again, so
+    no command is recorded twice; the ack is the commit that holds it."""
+    from lifecycle.errors import LogUnreachable
+
+    print("ready", flush=True)
+    _wait_for(go)
+    for i in range(count):
+        name = f"{tag}-{i}"
+        while True:
+            try:
+                _ack(engine.execute(evaluation("champion", name)))
+                break
+            except LogUnreachable:
+                time.sleep(0.2)
+                found = _landed(engine, name)
+                if found is not None:
+                    print(f"{found['seq']} {found['hash']}", flush=True)
+                    break
+
+
+def _landed(engine: Engine, dataset: str) -> dict[str, Any] | None:
+    from lifecycle.errors import LogUnreachable
+
+    while True:
+        try:
+            return next((r for r in engine.records()
+                         if any(e.get("dataset") == dataset for e in r["events"])), None)
+        except LogUnreachable:
+            time.sleep(0.2)
+
+
 def run_read(engine: Engine, stop: Path) -> None:
     """Read the whole log until ``stop`` exists; every read must be a contiguous chain."""
     print("ready", flush=True)
@@ -235,6 +268,8 @@ def main(argv: list[str]) -> None:
         run_race(engine, argv[2], argv[3], Path(argv[4]))
     elif mode == "die":
         run_die(engine, argv[2], int(argv[3]))
+    elif mode == "persist":
+        run_persist(engine, argv[2], int(argv[3]), Path(argv[4]))
     elif mode == "read":
         run_read(engine, Path(argv[2]))
     else:
