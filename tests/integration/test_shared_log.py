@@ -4,6 +4,7 @@ one weight store."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -172,7 +173,8 @@ def test_a_promotion_on_one_host_reaches_the_other_hosts_production_through_its_
             a("promote", "challenger", "--reason", f"promotion {n}")
             target = json.loads(a("status", "--json").stdout)["champion"]["weights"]["sha256"]
             link = root_b / "production" / "models" / "earthquake_model.pth"
-            assert _wait(lambda: _digest(link) == target, 10), f"host B's production never switched ({n})"
+            switched = functools.partial(lambda path, digest: _digest(path) == digest, link, target)
+            assert _wait(switched, 10), f"host B's production never switched ({n})"
             latencies.append(time.monotonic() - started)
         assert max(latencies) < 2.0, latencies
     finally:
@@ -188,7 +190,6 @@ def _peek(process: subprocess.Popen[bytes]) -> bytes:
 
 def _wait(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
-    seen = b""
     while time.monotonic() < deadline:
         try:
             if condition():
@@ -196,7 +197,6 @@ def _wait(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
         except OSError:
             pass
         time.sleep(0.02)
-    del seen
     return False
 
 
