@@ -87,9 +87,12 @@ def section(results: dict[str, Any]) -> list[str]:
 
 
 def update(path: Path, lines: list[str]) -> None:
+    """Replace the section between the markers ``lines`` starts and ends with (append it
+    when the file has none)."""
+    start, end = lines[0], next(line for line in lines if line.endswith(":end -->"))
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     block = "\n".join(lines)
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END) + "\n?", re.S)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end) + "\n?", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
     path.write_text(text, encoding="utf-8")
 

@@ -197,6 +197,12 @@ def render(command: str, info: dict[str, str], sizes: Any, results: dict[str, An
         from benchmarks.bench_decisions import section
 
         out += section(results["decisions"])
+    if "shared" in results:
+        from benchmarks import bench_shared
+
+        shared = results["shared"]
+        out += (bench_shared.section(shared) if "error" not in shared
+                else ["## 10. The log on PostgreSQL", "", f"Not measured: {shared['error']}", ""])
     out += _profiles(results)
     return "\n".join(out) + "\n"
 

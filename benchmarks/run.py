@@ -27,6 +27,7 @@ from benchmarks import (
     bench_daemon,
     bench_dashboard,
     bench_decisions,
+    bench_shared,
     bench_models,
     bench_replay,
     bench_scale,
@@ -152,6 +153,11 @@ def _run_all(work: Path, sizes: Sizes) -> dict[str, Any]:
     say(bench_dashboard.scale_summary(results["dashboard_scale"]))
     say("== 9. the decision gate: false promotions and power")
     results["decisions"] = bench_decisions.run(reps=1000 if sizes is QUICK else 4000)
+    say("== 10. the log on PostgreSQL")
+    try:
+        results["shared"] = bench_shared.run(count=20 if sizes is QUICK else 100)
+    except Exception as exc:  # no PostgreSQL on this machine: the section says so
+        results["shared"] = {"error": repr(exc)}
     results["targets"] = (report.targets(results) + report.more_targets(results)
                           + [bench_scale.target(results["scale"]),
                              bench_scale.dashboard_target(results["dashboard_scale"])])

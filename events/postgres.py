@@ -129,12 +129,16 @@ class PostgresLog:
 
     # -- reading ---------------------------------------------------------------------
     def _lines(self, after: int = 0, until: int | None = None) -> list[bytes]:
-        if until is None:
-            rows = self._query("SELECT line FROM lifecycle_commits WHERE n > %s ORDER BY n", (after,))
-        else:
-            rows = self._query("SELECT line FROM lifecycle_commits WHERE n > %s AND n <= %s ORDER BY n",
-                               (after, until))
-        return [bytes(row[0]) for row in rows]
+        """The stored lines after line ``after`` (up to ``until``), checked to be numbered
+        ``after + 1, after + 2, ...``: rows renumbered or removed by hand are corruption."""
+        bound = "" if until is None else " AND n <= %s"
+        params = (after,) if until is None else (after, until)
+        rows = self._query(f"SELECT n, line FROM lifecycle_commits WHERE n > %s{bound} ORDER BY n", params)
+        for position, (n, _) in enumerate(rows, start=after + 1):
+            if n != position:
+                raise LogCorrupt(position, f"the row for line {position} is numbered {n} (rows renumbered "
+                                           "or removed in the database)")
+        return [bytes(row[1]) for row in rows]
 
     def read(self) -> Iterator[Record]:
         return self._read(None)
@@ -159,13 +163,13 @@ class PostgresLog:
 
     def _read(self, anchor: Tail | None, checked: bool = False) -> Iterator[Record]:
         start = anchor or _START
+        prefix, lines = self._snapshot(anchor, checked)
         if anchor is not None and checked:
-            check_prefix(self._lines(0, anchor.seq), anchor)
+            check_prefix(prefix, anchor)
         if anchor is not None and anchor.seq:
-            rows = self._lines(anchor.seq - 1, anchor.seq)
-            if not rows or frame_hash(rows[0]) != anchor.hash or decode(rows[0]).get("seq") != anchor.seq:
+            last = prefix[-1:] if prefix else []
+            if not last or frame_hash(last[0]) != anchor.hash or decode(last[0]).get("seq") != anchor.seq:
                 raise StaleAnchor(f"commit {anchor.seq} is not where or what the cache says")
-        lines = self._lines(start.seq)
         problems: list[Damage] = []
         tail = [start]
         yield from scan(lines, problems, tail)
@@ -175,6 +179,23 @@ class PostgresLog:
         if damage is not None and self._held:
             self._move_aside(tail[0].seq)
         self._tail = tail[0]
+
+    def _snapshot(self, anchor: Tail | None, checked: bool) -> tuple[list[bytes], list[bytes]]:
+        """(the lines up to the anchor, or just its own line; the lines after it), read in one
+        repeatable-read transaction, so a concurrent writer cannot slip between the two."""
+        if anchor is None or not anchor.seq:
+            return [], self._lines(0)
+        first = 0 if checked else anchor.seq - 1
+        if self._held:
+            return self._lines(first, anchor.seq), self._lines(anchor.seq)
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                return self._lines(first, anchor.seq), self._lines(anchor.seq)
+        except psycopg.OperationalError as exc:
+            self.close()
+            raise LogUnreachable(f"lost the PostgreSQL log at {shown(self.url)} ({_first_line(exc)})") from None
 
     def _move_aside(self, good: int) -> None:
         conn = self._connection()
@@ -187,7 +208,10 @@ class PostgresLog:
     # -- writing ---------------------------------------------------------------------
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the writers' advisory lock; the first full read under it recovers a torn tail."""
+        """Hold the writers' advisory lock; the first full read under it recovers a torn tail.
+        Not reentrant (like ``flock``): a handle already writing is a programming error."""
+        if self._held:
+            raise RuntimeError("this log handle is already writing")
         self._query("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         self._held, self._tail = True, None
         try:
