@@ -27,10 +27,10 @@ from benchmarks import (
     bench_daemon,
     bench_dashboard,
     bench_decisions,
-    bench_shared,
     bench_models,
     bench_replay,
     bench_scale,
+    bench_shared,
     bench_weights,
     report,
 )
