@@ -31,7 +31,14 @@ ORIGINAL_FOLDER = "autoupdate_pipeline"
 
 
 def is_registry_root(path: Path) -> bool:
-    return (path / LOG_NAME).is_file()
+    """A root with an embedded log, or one whose configuration names a shared log."""
+    if (path / LOG_NAME).is_file():
+        return True
+    config = path / "config" / "lifecycle.toml"
+    try:
+        return config.is_file() and "[log]" in config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def find_root(root: str | os.PathLike[str] | None = None,

@@ -115,7 +115,7 @@ def _init_shared(url: str, store: Path | None) -> None:
 
     root = _ROOT.get("path", Path(".")).resolve()
     if not url.startswith(("postgresql://", "postgres://")):
-        raise UserError(f"--log {url[:60]!r} is not a postgresql:// URL")
+        raise UserError("--log takes a postgresql:// URL (postgresql://USER@HOST/DB)")
     if (root / LOG_NAME).is_file() and (root / LOG_NAME).stat().st_size:
         raise UserError(f"{root} has its own log with commits; move it with 'lifecycle log migrate --to URL'")
     if read(root).configured:
@@ -550,7 +550,7 @@ def log_migrate(
     eng = engine()
     eng.require_root()
     if not to.startswith(("postgresql://", "postgres://")):
-        raise UserError(f"--to {to[:60]!r} is not a postgresql:// URL")
+        raise UserError("--to takes a postgresql:// URL (postgresql://USER@HOST/DB)")
     shared, registry_id = create_shared_log(to)
     count = migrate(eng, to, shared, registry_id)
     typer.echo(f"migrated {count} commits to the shared log {registry_id}; events.jsonl kept as "

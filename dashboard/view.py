@@ -46,7 +46,11 @@ def render_model_management(
         snapshot = load(path)
     except (UserError, OSError) as exc:
         st.error(f"{exc}" if isinstance(exc, UserError) else f"cannot read {path}: {exc}")
-        _auto_refresh(path, log_key(path), refresh_seconds)
+        try:
+            key = log_key(path)
+        except (UserError, OSError):  # a shared log that cannot be reached: look again later
+            key = None
+        _auto_refresh(path, key, refresh_seconds)
         return
     ctx = Context(snapshot, allow_actions=allow_actions, token=token)
     _header(ctx, refresh_seconds)

@@ -48,8 +48,11 @@ _SCHEMA = (
 
 
 def shown(url: str) -> str:
-    """The URL without its password (for messages)."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
+    """The URL without its password (for messages); never raises."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except Exception:  # a malformed URL: say so without echoing it (it may hold a password)
+        return "postgresql://(an unparsable URL)"
     user, db = info.get("user") or "", info.get("dbname") or ""
     host = info.get("host") or "localhost"
     return f"postgresql://{user}@{host}/{db}" if user else f"postgresql://{host}/{db}"
@@ -78,10 +81,12 @@ class PostgresLog:
         if self._conn is None or self._conn.closed:
             try:
                 self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-            except psycopg.Error as exc:
+            except Exception as exc:  # psycopg.Error, or a malformed URL (ProgrammingError, ValueError)
+                why = _first_line(exc).replace(self.url, shown(self.url))
+                if not isinstance(exc, psycopg.OperationalError):
+                    why = "the URL cannot be parsed"
                 raise LogUnreachable(f"cannot reach the PostgreSQL log at {shown(self.url)}: "
-                                     f"{_first_line(exc)}; check the URL, the server and the credentials"
-                                     ) from None
+                                     f"{why}; check the URL, the server and the credentials") from None
         return self._conn
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -98,17 +103,30 @@ class PostgresLog:
             except psycopg.errors.UndefinedTable:
                 raise LogUnreachable(f"{shown(self.url)} holds no lifecycle log; create it with "
                                      "'lifecycle init --log URL' or 'lifecycle log migrate --to URL'") from None
+            except psycopg.Error as exc:  # privileges, constraints: one line, never a traceback
+                raise LogUnreachable(f"the PostgreSQL log at {shown(self.url)} refused a statement "
+                                     f"({_first_line(exc)}); check the role's privileges") from None
         raise AssertionError("unreachable")
 
     # -- schema ----------------------------------------------------------------------
     def create_schema(self) -> str:
-        """Create (or find) the tables; returns the database's registry id."""
-        conn = self._connection()
-        with conn.transaction():
-            for statement in _SCHEMA:
-                conn.execute(statement.encode())
-            conn.execute("INSERT INTO lifecycle_meta VALUES ('schema_version', %s), ('registry_id', %s) "
-                         "ON CONFLICT (key) DO NOTHING", (SCHEMA_VERSION, str(uuid.uuid4())))
+        """Create the tables unless they exist (so a role that may only read and insert can
+        join); returns the database's registry id."""
+        found = self._query("SELECT to_regclass('lifecycle_meta') IS NOT NULL AND "
+                            "to_regclass('lifecycle_commits') IS NOT NULL")
+        if not found[0][0]:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY + 1,))  # one creator at a time
+                    for statement in _SCHEMA:
+                        conn.execute(statement.encode())
+                    conn.execute("INSERT INTO lifecycle_meta VALUES ('schema_version', %s), ('registry_id', %s) "
+                                 "ON CONFLICT (key) DO NOTHING", (SCHEMA_VERSION, str(uuid.uuid4())))
+            except psycopg.Error as exc:
+                self.close()
+                raise LogUnreachable(f"cannot create the lifecycle tables in {shown(self.url)} "
+                                     f"({_first_line(exc)}); check the role's privileges") from None
         return self.check()
 
     def check(self, registry_id: str | None = None) -> str:
@@ -272,16 +290,31 @@ class PostgresLog:
                 stop.wait(0.5)
 
     def import_lines(self, lines: list[bytes]) -> None:
-        """Store an embedded log's lines as they are, into an empty log (``log migrate``)."""
-        conn = self._connection()
-        with conn.transaction():
-            if conn.execute("SELECT 1 FROM lifecycle_commits LIMIT 1").fetchone():
-                raise UserError(f"{shown(self.url)} already holds commits; migrate into an empty log")
-            with conn.cursor().copy("COPY lifecycle_commits (n, seq, prev, hash, line) FROM STDIN") as copy:
-                for n, line in enumerate(lines, start=1):
-                    record = decode(line)
-                    copy.write_row((n, record.get("seq"), record.get("prev"), record.get("hash"), line))
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(len(lines))))
+        """Store an embedded log's lines as they are, into an empty log (``log migrate``), in
+        one transaction that reads them back and compares the bytes before it commits."""
+        try:
+            conn = self._connection()
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                if conn.execute("SELECT 1 FROM lifecycle_commits LIMIT 1").fetchone():
+                    raise UserError(f"{shown(self.url)} already holds commits; migrate into an empty log")
+                with conn.cursor().copy("COPY lifecycle_commits (n, seq, prev, hash, line) FROM STDIN") as copy:
+                    for n, line in enumerate(lines, start=1):
+                        record = decode(line)
+                        copy.write_row((n, record.get("seq"), record.get("prev"), record.get("hash"), line))
+                back = [bytes(r[0]) for r in conn.execute("SELECT line FROM lifecycle_commits ORDER BY n")]
+                if back != lines:
+                    raise UserError("the log read back from PostgreSQL differs from the one written; "
+                                    "nothing was stored")
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(len(lines))))
+        except psycopg.Error as exc:
+            self.close()
+            raise LogUnreachable(f"could not store the log in {shown(self.url)} ({_first_line(exc)}); "
+                                 "nothing was stored") from None
+
+    def clear(self) -> None:
+        """Remove every commit (only ``log migrate`` undoing its own import)."""
+        self._query("DELETE FROM lifecycle_commits")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -35,6 +35,7 @@ class Submit:
     source: str | None = None
     reason: str | None = None
     production: Json | None = None  # the scanner's export: {"digest", "size", "format"}; None: the weights
+    lineage: Json | None = None  # trained here: parent, data, code and runtime (service.lineage)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class RecordEvaluation:
     predictions: Json | None = None
     n_samples: int | None = None
     details: Json | None = None
+    holdout: Json | None = None  # the data set's manifest blob: it becomes a registered holdout
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,33 @@ class AddData:
 
 
 @dataclass(frozen=True)
+class RemoveData:
+    """Take a wrong event out of the pool (it stays in the log)."""
+
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CorrectData:
+    """Correct an event's labels (``changes``: magnitude/azimuth class and value)."""
+
+    event_id: str
+    changes: Json
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReportProblem:
+    """Record a failure that changes no model (so it is in the log and fires hooks)."""
+
+    kind: str
+    detail: str
+    subject: str | None = None
+    source: str = "daemon"
+
+
+@dataclass(frozen=True)
 class RecordObservation:
     """What the scanner saw in production; with ``apply`` the rules' action is taken at once."""
 
@@ -158,4 +187,4 @@ class Import:
 
 
 Command = (Submit | RecordEvaluation | RecordEvaluations | DecideChallenger | Promote | Reject | Rollback
-           | Import | AddData | RecordObservation | Approve | Decline)
+           | Import | AddData | RecordObservation | Approve | Decline | RemoveData | CorrectData | ReportProblem)

@@ -144,6 +144,7 @@ def _judge(state: State, cmd: DecideChallenger, new_eval: Json) -> dict[str, Any
             "'lifecycle evaluate --data DIR', or, if they were, run 'lifecycle decide --same-data'"
         )
     _check_paired(cmd, old_eval, new_eval)
+    _check_same_rows(cmd, old_eval, new_eval)
     old_metrics, new_metrics = old_eval["metrics"], new_eval["metrics"]
     if cmd.same_rows is not None:
         old_metrics, new_metrics = cmd.same_rows["champion_metrics"], cmd.same_rows["challenger_metrics"]
@@ -193,6 +194,18 @@ def _check_paired(cmd: DecideChallenger, old_eval: Any, new_eval: Any) -> None:
     used = tuple((e.get("predictions") or {}).get("digest") for e in (old_eval, new_eval))
     if cmd.paired_predictions != used:
         raise Conflict("the evaluations changed meanwhile; retry 'lifecycle decide'")
+
+
+def _check_same_rows(cmd: DecideChallenger, old_eval: Any, new_eval: Any) -> None:
+    """Two evaluations that scored different samples are compared only on their common rows."""
+    unscored = [e for e in (old_eval, new_eval) if (e.get("details") or {}).get("unscored")]
+    if unscored and cmd.same_rows is None:
+        raise UserError("one model scored only part of the data set (labels outside its classes) and the "
+                        "per-sample predictions that would pair the rows are missing; evaluate both again "
+                        "with 'lifecycle evaluate --data DIR'")
+    if (cmd.same_rows is not None and cmd.paired is not None
+            and cmd.same_rows.get("compared") != sum(p.images for p in cmd.paired)):
+        raise Conflict("the rows compared do not match the paired predictions; retry 'lifecycle decide'")
 
 
 def _champion_evaluation(champion: ModelRecord, dataset: str, digest: str | None) -> Any:

@@ -114,10 +114,12 @@ class Trained(_Event):
     created_at: str | None = None
     source: str | None = None
     production: ProductionBlob | None = None  # absent: production is the weights themselves
+    lineage: dict[str, Any] | None = None  # absent: registered from a folder (service.lineage)
 
 
 class Evaluated(_Event, Evaluation):
     type: Literal["evaluated"] = "evaluated"
+    holdout: Blob | None = None  # the data set's manifest (station-days, image digests): a registered holdout
 
 
 class Promoted(_Event):
@@ -200,6 +202,46 @@ class DataAdded(_Frozen):
     images: Annotated[list[Image], Field(min_length=1)]
 
 
+MagnitudeClass = Literal["Large", "Medium", "Moderate", "Normal"]
+AzimuthClass = Literal["N", "NE", "E", "SE", "S", "SW", "W", "NW", "Normal"]
+
+
+class Correction(_Frozen):
+    """What a correction changes in a data event (only what is given)."""
+
+    magnitude_class: MagnitudeClass | None = None
+    azimuth_class: AzimuthClass | None = None
+    magnitude_value: float | None = None
+    azimuth_value: float | None = None
+
+
+class DataRemoved(_Frozen):
+    """A wrong data event left the pool (it stays in the log, marked removed)."""
+
+    type: Literal["data_removed"] = "data_removed"
+    event_id: Name
+    reason: Reason
+
+
+class DataCorrected(_Frozen):
+    """A data event's labels were corrected (the pool follows; the old values stay in the log)."""
+
+    type: Literal["data_corrected"] = "data_corrected"
+    event_id: Name
+    changes: Correction
+    reason: Reason
+
+
+class ProblemReported(_Frozen):
+    """Something failed that changes no model: a drop the daemon refused, a daemon error."""
+
+    type: Literal["problem_reported"] = "problem_reported"
+    source: Literal["daemon"]
+    kind: Literal["drop_refused", "error"]
+    detail: Reason
+    subject: Annotated[str, StringConstraints(max_length=300)] | None = None
+
+
 class Observed(_Event):
     """What the scanner saw in production for a model, and how severe it is."""
 
@@ -251,7 +293,8 @@ class InstallationImported(_Frozen):
 
 Event = Annotated[
     Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed
-    | ApprovalRequested | Approved | Declined | InstallationImported,
+    | ApprovalRequested | Approved | Declined | InstallationImported | DataRemoved | DataCorrected
+    | ProblemReported,
     Field(discriminator="type"),
 ]
 

@@ -50,6 +50,7 @@ class ModelRecord(NamedTuple):
     decision: Json | None = None
     warnings: tuple[str, ...] = ()
     production: Json | None = None  # the scanner's export (digest, size, format); None: the weights
+    lineage: Json | None = None  # parent, data, code, runtime of a model trained here (service.lineage)
 
     def with_evaluation(self, key: str, evaluation: Json) -> ModelRecord:
         """This record with ``evaluation`` as the latest one (``_replace`` without its cost:
@@ -106,6 +107,7 @@ class State(NamedTuple):
     pending: Json | None = None  # the verdict awaiting a person's approval (lifecycle.approval)
     installation: Json | None = None  # what an imported original installation held beside its models
     runs: Json | None = None  # decisions carried out: {"promoted": n, "rejected": n, "last": time}
+    holdouts: Json | None = None  # registered holdouts: data set digest -> manifest blob digest
 
     def with_models(self, models: immutables.Map[str, ModelRecord]) -> State:
         return State._make((models, *self[1:]))

@@ -83,7 +83,7 @@ def scorable(
     """The samples whose labels are among the model's classes, and a report of the others
     (None when every sample can be scored): a champion of the original system has 8
     azimuth classes (no NE), and is scored on what it can score."""
-    mag, azi = set(classes["magnitude"]), set(classes["azimuth"])
+    mag, azi = set(classes.get("magnitude", ())), set(classes.get("azimuth", ()))
     kept: list[Sample] = []
     left: list[Sample] = []
     why: dict[str, int] = {}

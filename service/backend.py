@@ -48,26 +48,51 @@ def read(root: Path) -> Backend:
     if not isinstance(log, dict) or not isinstance(store, dict):
         raise UserError(f"{path}: [log] and [store] must be tables")
     url = os.environ.get(URL_ENV) or log.get("url")
+    if os.environ.get(URL_ENV) and not log.get("url") and _has_commits(root):
+        raise UserError(f"{URL_ENV} names a shared log, but {root} has its own log with commits "
+                        "(events.jsonl); unset it, or move the log with 'lifecycle log migrate --to URL'")
     where = os.environ.get(STORE_ENV) or store.get("path")
     registry_id = log.get("registry_id")
     for name, value in (("log.url", url), ("store.path", where), ("log.registry_id", registry_id)):
         if value is not None and not (isinstance(value, str) and value):
             raise UserError(f"{path}: {name} must be a non-empty string")
     if url is not None and not str(url).startswith(("postgresql://", "postgres://")):
-        raise UserError(f"log URL {str(url)[:60]!r} is not a postgresql:// URL")
+        raise UserError("the log URL is not a postgresql:// URL")
     return Backend(str(url) if url else None, str(registry_id) if registry_id else None,
                    Path(str(where)) if where else None, bool(log.get("url")))
 
 
 def configure(root: Path, url: str, registry_id: str, store: Path | None) -> None:
-    """Name the shared log (and the store) in the root's config file."""
+    """Name the shared log (and the store) in the root's config file: the two tables are
+    added to what the file holds (refused if it has either already), written to a temporary
+    file (mode 0600: the URL may carry a password), fsynced and renamed over it."""
+    import tempfile
+
+    from events.disk import fsync_path
+    from service.inputs import read_toml
+
     path = root / CONFIG
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if read(root).configured:
-        raise UserError(f"{path} already names a log; edit it by hand to move this root")
+    existing = read_toml(path, "configuration file") if text else {}
+    if "log" in existing or "store" in existing:
+        raise UserError(f"{path} already has a [log] or [store] table; edit it by hand to move this root")
     lines = ["[log]", f"url = {json.dumps(url)}", f"registry_id = {json.dumps(registry_id)}"]
     if store is not None:
         lines += ["[store]", f"path = {json.dumps(str(store))}"]
     body = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n\n" + body if text.strip() else body, encoding="utf-8")
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".lifecycle.toml-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(text.rstrip("\n") + "\n\n" + body if text.strip() else body)
+        os.chmod(temp, 0o600)
+        fsync_path(Path(temp))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _has_commits(root: Path) -> bool:
+    log = root / "events.jsonl"
+    return log.is_file() and log.stat().st_size > 0

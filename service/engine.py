@@ -203,7 +203,7 @@ class Engine:
         from projections.reconcile import check_managed
 
         self.require_root()
-        with self.log.writing():
+        with self.log.writing(), self._host_lock():
             check_managed(self.root)
             self.store.clean_temps()
             state = self.fold_log()
@@ -260,12 +260,42 @@ class Engine:
     def replay(self) -> tuple[State, list[str]]:
         """Rebuild every projection from the log; returns what changed on disk."""
         self.require_root()
-        with self.log.writing():
+        with self.projecting():
             self.store.clean_temps()
             state = fold(self.log.read())  # the whole log, whatever the cache says
             changes = self.project(state)
             self._cache(state)
             return state, changes
+
+    @contextlib.contextmanager
+    def projecting(self) -> Iterator[None]:
+        """The lock for work on this root's own files (replay, a daemon's heal): the writer
+        lock of an embedded log (it serialises everything); for a shared log only a lock
+        local to this host, so a scanner host bringing its files up to date never holds up
+        the writers of every host."""
+        if not self.shared:
+            with self.log.writing():
+                yield
+            return
+        with self._host_lock():
+            yield
+
+    @contextlib.contextmanager
+    def _host_lock(self) -> Iterator[None]:
+        """``<root>/projections.lock`` (shared logs only; taken after the shared writer lock,
+        never before it, so the two cannot deadlock)."""
+        if not self.shared:
+            yield
+            return
+        import fcntl
+        import os
+
+        fd = os.open(self.root / "projections.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def project(self, state: State, before: State | None = None) -> list[str]:
         """Bring the folders and the registry to ``state``: all of them, or (``before``: the

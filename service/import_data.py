@@ -79,6 +79,7 @@ def _spectrograms(path: Path, value: Any) -> list[Path] | str:
     names = value if isinstance(value, list) else [value] if value else []
     if not names:
         return "no spectrogram in the installation (spectrogram_path is empty)"
+    path = path.absolute()
     root, found = path.resolve(), []
     for name in names:
         if not isinstance(name, str) or _CONTROL.search(name):

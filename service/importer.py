@@ -231,17 +231,26 @@ def _one_per_version(models: list[dict[str, Any]], places: list[str], report: li
     ``models/champion`` and leaves it in the archive, and archives a champion again when it
     is replaced again: the same version with the same weights is one model (imported once,
     its other places noted). The same version with different weights is a conflict: the
-    copy in a role folder (else the one with weights, else the latest archived) is
-    imported, the others are reported and left out."""
+    copy in ``models/champion`` (else ``models/challenger``, else the one with weights,
+    else the latest archived) is imported, the others are reported and left out. A copy
+    kept without weights takes the weights of a left-out copy of the same version."""
     groups: dict[str, list[int]] = {}
     for i, model in enumerate(models):
         groups.setdefault(model["version"], []).append(i)
     keep = []
     for indices in groups.values():
-        chosen = max(indices, key=lambda i: (models[i]["status"] in ("champion", "challenger"),
+        chosen = max(indices, key=lambda i: (models[i]["status"] == "champion",
+                                             models[i]["status"] == "challenger",
                                              models[i]["weights"] is not None, i))
         keep.append(chosen)
         others = [i for i in indices if i != chosen]
+        if models[chosen]["weights"] is None:
+            weighted = next((i for i in others if models[i]["weights"] is not None
+                             and models[i]["classes"] == models[chosen]["classes"]), None)
+            if weighted is not None:
+                models[chosen]["weights"] = models[weighted]["weights"]
+                report.append(f"{models[chosen]['model_id']}: {places[chosen]} has no weights; "
+                              f"took those of {places[weighted]} (the same version)")
         if others:
             _note_duplicates(models[chosen], places[chosen], [(models[i], places[i]) for i in others], report)
     return [models[i] for i in sorted(keep)]

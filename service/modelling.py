@@ -73,11 +73,11 @@ def evaluate(
     records = _unique([state.resolve(ref) for ref in refs])
     items, blobs = [], {}
     for record in records:
+        network = load_network(engine, record)
         samples, unscored = scorable(data.samples, record.classes or {})
         if not samples:
             raise UserError(f"{record.model_id} can score none of the {len(data.samples)} samples of "
                             f"{data_dir}: {', '.join((unscored or {}).get('why', {}))}")
-        network = load_network(engine, record)
         tick = progress(record.model_id, len(samples)) if progress else None
         rows = predict(network, samples, record.classes or {}, image_size(record), batch_size, device, tick)
         metrics, details = metrics_of(rows, record.classes or {})
@@ -143,10 +143,13 @@ def compare_on_data(engine: Engine, ref_a: str, ref_b: str, data_dir: Path) -> d
     data = read_dataset(data_dir)
     state = engine.state()
     records = {key: state.resolve(ref) for key, ref in (("a", ref_a), ("b", ref_b))}
-    rows = {}
+    rows, unscored = {}, {}
     for key, record in records.items():
-        samples, _ = scorable(data.samples, record.classes or {})
-        rows[key] = predict(load_network(engine, record), samples, record.classes or {}, image_size(record))
+        network = load_network(engine, record)
+        samples, left = scorable(data.samples, record.classes or {})
+        if left is not None:
+            unscored[key] = left
+        rows[key] = predict(network, samples, record.classes or {}, image_size(record))
     a, b = records["a"].classes or {}, records["b"].classes or {}
     kept_a, kept_b, same = on_same_rows(rows["a"], a, rows["b"], b)
     metrics = {"a": metrics_of(kept_a, a)[0], "b": metrics_of(kept_b, b)[0]}
@@ -159,6 +162,8 @@ def compare_on_data(engine: Engine, ref_a: str, ref_b: str, data_dir: Path) -> d
               "metrics": metric_rows(metrics["a"], metrics["b"]), "paired_test": test._asdict()}
     if same is not None:
         result["same_rows"] = {k: v for k, v in same.items() if not k.endswith("_metrics")}
+    if unscored:
+        result["unscored"] = unscored  # samples a model could not score (labels outside its classes)
     return result
 
 

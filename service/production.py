@@ -57,7 +57,7 @@ def heal(engine: Engine) -> tuple[Health, list[str]]:
     from projections.reconcile import check_managed
 
     engine.require_root()
-    with engine.log.writing():
+    with engine.projecting():
         check_managed(engine.root)
         engine.store.clean_temps()
         state = engine.fold_log()

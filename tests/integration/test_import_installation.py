@@ -145,3 +145,13 @@ def test_the_first_challenger_after_the_switch_is_decided_by_the_rule(
     decided = record["events"][-1]
     assert decided["type"] in ("promoted", "rejected")
     assert decided["decision"]["same_rows"]["left_out"]["challenger"] > 0
+
+
+def test_the_champion_copy_wins_over_a_challenger_copy_of_the_same_version(
+    installation: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(installation / "models/champion", installation / "models/challenger", dirs_exist_ok=True)
+    cli = Cli(tmp_path / "new")
+    cli("import", str(installation))
+    status = cli.json("status")
+    assert status["champion"]["model_id"] == "convnext_v1.0.0" and status["challenger"] is None

@@ -240,7 +240,7 @@ def test_bad_shared_logs_are_one_line_and_change_nothing(
     for url, words in ((f"postgresql://postgres@/nosuchdb?host={pg_server.socket_dir}", "cannot reach"),
                        ("postgresql://postgres@/x?host=/nonexistent-socket-dir", "cannot reach"),
                        (pg_url.replace("postgres@", "intruder@"), "cannot reach"),
-                       ("mysql://x/y", "is not a postgresql:// URL")):
+                       ("mysql://x/y", "takes a postgresql:// URL")):
         result = cli("init", "--log", url, code=2)
         assert words in result.stderr and result.stderr.count("\n") == 1, result.stderr
         assert not (root / "config" / "lifecycle.toml").exists()
@@ -267,3 +267,48 @@ def test_a_database_edit_is_detected_like_a_file_edit(
     result = b("status", code=2)  # as with a file: corruption refuses every command
     assert "event log is corrupt at line 3" in result.stderr and result.stderr.count("\n") == 1
     assert b("verify", code=1).stdout.count("line 3") >= 1
+
+
+def test_a_malformed_url_never_echoes_its_password(tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "r")
+    result = cli("init", "--log", "postgresql://u:s3cret@[::1/db", code=2)
+    assert "s3cret" not in result.stderr + result.stdout and result.stderr.count("\n") == 1
+
+
+def test_the_environment_cannot_swap_the_log_of_a_root_that_has_its_own(
+    tmp_path: Path, pg_url: str, candidates: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedded = Cli(tmp_path / "embedded")
+    embedded("init")
+    embedded("submit", str(candidates[0]))
+    monkeypatch.setenv("LIFECYCLE_LOG_URL", pg_url)
+    result = embedded("status", code=2)
+    assert "has its own log with commits" in result.stderr
+
+
+def test_migrate_refuses_while_a_daemon_runs_and_keeps_the_config_valid(
+    tmp_path: Path, pg_url: str, candidates: list[Path]
+) -> None:
+    import fcntl
+
+    root = tmp_path / "embedded"
+    cli = Cli(root)
+    cli("init")
+    cli("submit", str(candidates[0]))
+    (root / "config" / "lifecycle.toml").write_text('[store]\npath = "/elsewhere"\n')
+    result = cli("log", "migrate", "--to", pg_url, code=2)  # a [store] table already: refused, nothing moved
+    assert "already has a [log] or [store] table" in result.stderr
+    assert (root / "events.jsonl").exists() and not log_lines(pg_url)
+    (root / "config" / "lifecycle.toml").write_text("[triggers]\nmin_new_events = 3\n")
+    fd = os.open(root / "daemon.lock", os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        result = cli("log", "migrate", "--to", pg_url, code=2)
+        assert "a daemon ('lifecycle watch') runs on this root" in result.stderr
+    finally:
+        os.close(fd)
+    cli("log", "migrate", "--to", pg_url)
+    config = (root / "config" / "lifecycle.toml").read_text()
+    assert config.startswith("[triggers]\nmin_new_events = 3\n") and "[log]" in config
+    assert (root / "config" / "lifecycle.toml").stat().st_mode & 0o077 == 0  # the URL may hold a password
+    assert "ok" in cli("verify").stdout
