@@ -136,7 +136,8 @@ def submit(
     version: Annotated[str | None, typer.Option(help="Explicit version (> every version seen).")] = None,
     bump: Annotated[Literal["patch", "minor", "major"], typer.Option()] = "patch",
     architecture: Annotated[str | None, typer.Option(help="timm architecture name.")] = None,
-    family: Annotated[str, typer.Option(help="Model family (id prefix).")] = "convnext",
+    family: Annotated[str | None, typer.Option(
+        help="Model family, the id's prefix (default: from the architecture, e.g. resnet10t).")] = None,
     reason: Annotated[str | None, typer.Option()] = None,
     expect_seq: ExpectSeq = None,
     json_output: Json = False,
@@ -447,7 +448,9 @@ def predict(
 
 @command()
 def train(
-    data: Annotated[list[Path], typer.Option(help="Training data folder(s) (labels.csv + images); repeatable.")],
+    data: Annotated[list[Path] | None, typer.Option(
+        help="Training data folder(s) (labels.csv + images); repeatable.")] = None,
+    pool: Annotated[bool, typer.Option("--pool", help="Train on the pool's events (and any --data).")] = False,
     architecture: Annotated[str, typer.Option(help="timm architecture (ignored with --from champion).")]
     = "convnext_tiny",
     from_: Annotated[Literal["auto", "champion", "none"], typer.Option(
@@ -465,13 +468,18 @@ def train(
     """Train a challenger on a data set and submit it (ImageNet weights are not available here)."""
     from cli.progress import training_display
     from models.train import TrainConfig
-    from service.training import train_challenger
+    from service.training import train_challenger, train_on_pool
 
+    if not data and not pool:
+        raise UserError("give --data DIR (repeatable) and/or --pool")
     config = TrainConfig(architecture=architecture, epochs=epochs, batch_size=batch_size,
                          image_size=image_size, lr=lr, patience=patience, seed=seed, device=_device(device))
     eng = engine()
     with training_display(epochs) as hooks:
-        outcome = train_challenger(eng, data, config, start_from=from_, reason=reason, **hooks)
+        if pool:
+            outcome = train_on_pool(eng, data or [], config, start_from=from_, reason=reason, **hooks)
+        else:
+            outcome = train_challenger(eng, data or [], config, start_from=from_, reason=reason, **hooks)
     _done(outcome, json_output)
 
 
@@ -555,6 +563,21 @@ def log_migrate(
     count = migrate(eng, to, shared, registry_id)
     typer.echo(f"migrated {count} commits to the shared log {registry_id}; events.jsonl kept as "
                "events.jsonl.migrated; run 'lifecycle verify'")
+
+
+@command()
+def lineage(
+    ref: Annotated[str, typer.Argument(help="A model: version, id, champion or challenger.")],
+    json_output: Json = False,
+) -> None:
+    """What a model was trained on, from what, with what: its chain of parents."""
+    from service.lineage import chain
+
+    links = chain(engine().state(), ref)
+    if json_output:
+        render.emit_json(links)
+        return
+    render.lineage(links)
 
 
 @command()
@@ -677,7 +700,40 @@ def data_add(
     cmd, files = build_add_data(event_id=event_id, station=station, day=date, images=image,
                                 today=datetime.now(UTC).date(), magnitude=magnitude,
                                 magnitude_class=magnitude_class, azimuth=azimuth, azimuth_class=azimuth_class)
+    from service.holdouts import refuse_pool_event
+
+    refuse_pool_event(eng, eng.state(), cmd.station, cmd.date, files)
     _done(eng.execute(cmd, blobs=files), json_output)
+
+
+@command("remove", group=data_app)
+def data_remove(
+    event_id: Annotated[str, typer.Argument(help="The event to take out of the pool.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log).")],
+    json_output: Json = False,
+) -> None:
+    """Take a wrong event out of the pool (it stays in the log, marked removed)."""
+    from lifecycle.commands import RemoveData
+
+    _done(engine().execute(RemoveData(event_id, reason), reason=reason), json_output)
+
+
+@command("correct", group=data_app)
+def data_correct(
+    event_id: Annotated[str, typer.Argument(help="The event to correct.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log).")],
+    magnitude: Annotated[float | None, typer.Option(help="Magnitude (class derived).")] = None,
+    magnitude_class: Annotated[str | None, typer.Option(help="Large, Medium, Moderate or Normal.")] = None,
+    azimuth: Annotated[float | None, typer.Option(help="Azimuth in degrees (class derived).")] = None,
+    azimuth_class: Annotated[str | None, typer.Option(help="N, NE, ..., NW or Normal.")] = None,
+    json_output: Json = False,
+) -> None:
+    """Correct an event's labels in the pool (the old ones stay in the log)."""
+    from service.pool import build_correction
+
+    command = build_correction(event_id, reason, magnitude=magnitude, magnitude_class=magnitude_class,
+                               azimuth=azimuth, azimuth_class=azimuth_class)
+    _done(engine().execute(command, reason=reason), json_output)
 
 
 @command("list", group=data_app)

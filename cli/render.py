@@ -185,3 +185,24 @@ def predictions(rows: Sequence[Mapping[str, Any]]) -> None:
         truth = row.get("truth")
         label = f"  [true: {truth['magnitude']} {truth['azimuth']}]" if truth else ""
         say(f"{os.path.basename(row['image'])}: " + " | ".join(parts) + label)
+
+
+def lineage(links: Sequence[Mapping[str, Any]]) -> None:
+    """The chain of parents, newest first, with data, code and the decision of each."""
+    for depth, link in enumerate(links):
+        pad = "  " * depth
+        say(f"{pad}{link['model_id']} ({link['status']}, {link['architecture']}, created {link['created_at']})")
+        if not link["recorded"]:
+            say(f"{pad}  no lineage recorded (registered from a folder or imported)")
+            continue
+        for data in link["data"]:
+            say(f"{pad}  data {data['path']}: {data.get('total_samples')} samples, {data.get('events')} events, "
+                f"sha256 {str(data.get('digest'))[:12]}")
+        code, runtime = link.get("code") or {}, link.get("runtime") or {}
+        say(f"{pad}  code {code.get('version')} (commit {str(code.get('commit') or 'unknown')[:12]}); "
+            f"python {runtime.get('python')}, torch {runtime.get('torch')}, timm {runtime.get('timm')}; "
+            f"device {link.get('device')}")
+        if link.get("decision"):
+            decision = link["decision"]
+            say(f"{pad}  decision: {decision.get('outcome') or '-'}: {decision.get('reason') or '-'}")
+        say(f"{pad}  parent: {link['parent'] or 'none (trained from scratch)'}")

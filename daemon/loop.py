@@ -86,6 +86,7 @@ class Daemon:
         self.wakeups: queue.Queue[str] = queue.Queue()
         self.production_seen: tuple[Any, ...] | None = None
         self.log_wakes = 0  # commits another host announced (a shared log's LISTEN/NOTIFY)
+        self.problems_reported: set[tuple[str, str, str | None]] = set()
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, once: bool = False) -> int:
@@ -172,10 +173,27 @@ class Daemon:
             raise
         except UserError as exc:
             self.log.step(f"{name}_failed", reason=str(exc))
+            self._report("error", f"{name}: {exc}")
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
             self.log.step(f"{name}_failed", reason=f"unexpected error: {exc!r}")
+            self._report("error", f"{name}: unexpected error: {exc!r}")
+
+    def _report(self, kind: str, detail: str, subject: str | None = None) -> None:
+        """Record a refused drop or a daemon error in the log (it changes no model; hooks on
+        ``problem_reported`` fire), once per distinct problem while the daemon runs; a log
+        that cannot take it leaves the step log as the record."""
+        from lifecycle.commands import ReportProblem
+
+        key = (kind, detail, subject)
+        if key in self.problems_reported:
+            return
+        self.problems_reported.add(key)
+        try:
+            self.engine.execute(ReportProblem(kind=kind, detail=detail, subject=subject), reason=detail[:200])
+        except (UserError, OSError) as exc:
+            self.log.step("report_failed", reason=str(exc))
 
     # -- steps ------------------------------------------------------------------------
     def take(self, drop: Path) -> None:
@@ -268,6 +286,7 @@ class Daemon:
         except OSError as exc:
             reason = f"{reason}; could not move it to .failed/ ({exc})"
         self.log.step("failed", drop=drop.name, reason=reason)
+        self._report("drop_refused", reason, subject=drop.name)
 
     def settle_challenger(self) -> str | None:
         """Evaluate (if needed) and decide the waiting challenger; returns the decision."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.access import ACTOR
 from dashboard.snapshot import Snapshot, engine
 from lifecycle.state import State
 from projections.views import selection_list
@@ -33,8 +34,9 @@ class Context:
     def state(self) -> State:
         return self.snapshot.state
 
-    def engine(self) -> Engine:
-        return engine(self.root)
+    def engine(self, actor: str = ACTOR) -> Engine:
+        """The engine to read or act through; ``actor``: who the page's action is recorded as."""
+        return engine(self.root, actor)
 
     def model_labels(self) -> dict[str, str]:
         """Model id -> label, champion first (the default), then the archive, then the challenger."""

@@ -17,6 +17,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -25,11 +26,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bootstrap import open_engine
+from dashboard.access import ACTOR
 from events.port import Record
 from lifecycle.state import State
 from service.engine import LOG_NAME, Engine, fold
 
-ACTOR = "dashboard"
 LogKey = tuple[int, int, int]
 MEMO_SIZE = 32
 T = TypeVar("T")
@@ -117,19 +118,29 @@ class Snapshot:
 
 
 def log_key(root: Path) -> LogKey | None:
-    """The log file's identity (a shared log: its number of lines); None when there is no
-    log (not a registry)."""
+    """The log's identity: the file's, or a shared log's number of lines (asked on one kept
+    connection); None when there is no log (not a registry)."""
+    from service.backend import read as read_backend
+
+    if read_backend(root).url is not None:
+        return (0, _shared_log(root).head_seq(), 0)
     try:
         info = os.stat(root / LOG_NAME)
     except OSError:
-        head = getattr(engine(root).log, "head_seq", None) if (root / "config").is_dir() else None
-        return (0, head(), 0) if head is not None else None
+        return None
     return info.st_ino, info.st_size, info.st_mtime_ns
 
 
-def engine(root: Path) -> Engine:
-    """The engine the dashboard writes through: same commands, same log, actor "dashboard"."""
-    return open_engine(root, actor=ACTOR)
+@functools.cache
+def _shared_log(root: Path) -> Any:
+    """One handle per root for the change checks of a shared log (it reconnects by itself)."""
+    return engine(root).log
+
+
+def engine(root: Path, actor: str = ACTOR) -> Engine:
+    """The engine the dashboard writes through: same commands, same log, actor "dashboard"
+    (or ``dashboard:<name>``, the name of the token the person gave: ``access.actor_for``)."""
+    return open_engine(root, actor=actor)
 
 
 def load(root: Path) -> Snapshot:

@@ -20,6 +20,7 @@ from lifecycle.commands import (
     AddData,
     Approve,
     Command,
+    CorrectData,
     DecideChallenger,
     Decline,
     Import,
@@ -28,21 +29,27 @@ from lifecycle.commands import (
     RecordEvaluations,
     RecordObservation,
     Reject,
+    RemoveData,
+    ReportProblem,
     Rollback,
     Submit,
 )
 from lifecycle.errors import Conflict, UserError
+from lifecycle.pooling import add_data, correct_data, remove_data, report_problem
 from lifecycle.rollbacks import record_observation, rollback
 from lifecycle.schema import (
     ApprovalRequested,
     Approved,
     Archived,
     DataAdded,
+    DataCorrected,
+    DataRemoved,
     Declined,
     Evaluated,
     Imported,
     InstallationImported,
     Observed,
+    ProblemReported,
     Promoted,
     Rejected,
     RolledBack,
@@ -53,7 +60,8 @@ from lifecycle.transitions import allowed
 from lifecycle.versions import FIRST_VERSION, Version, check_family, model_id, parse_version
 
 EventModel = (Trained | Evaluated | Promoted | Rejected | Archived | RolledBack | Imported | DataAdded | Observed
-              | ApprovalRequested | Approved | Declined | InstallationImported)
+              | ApprovalRequested | Approved | Declined | InstallationImported | DataRemoved | DataCorrected
+              | ProblemReported)
 
 
 def decide(state: State, command: Command) -> list[EventModel]:
@@ -76,7 +84,7 @@ def _submit(state: State, cmd: Submit) -> list[EventModel]:
         family=cmd.family, architecture=cmd.architecture, weights=cmd.weights,
         files=cmd.files, classes=cmd.classes, training_config=dict(cmd.training_config),
         training_data=cmd.training_data, created_at=cmd.created_at, source=cmd.source,
-        production=cmd.production,
+        production=cmd.production, lineage=cmd.lineage,
     )]
 
 
@@ -99,7 +107,7 @@ def _record_evaluation(state: State, cmd: RecordEvaluation) -> list[EventModel]:
     return [Evaluated(
         model_id=record.model_id, dataset=cmd.dataset, dataset_digest=cmd.dataset_digest,
         metrics=cmd.metrics, composite=composite, predictions=cmd.predictions,
-        n_samples=cmd.n_samples, details=cmd.details,
+        n_samples=cmd.n_samples, details=cmd.details, holdout=cmd.holdout,
     )]
 
 
@@ -269,18 +277,6 @@ def _reject(state: State, cmd: Reject) -> list[EventModel]:
                                                       "reason": cmd.reason})]
 
 
-def _add_data(state: State, cmd: AddData) -> list[EventModel]:
-    if cmd.event_id in state.data or cmd.event_id in state.pool:
-        raise UserError(f"event {cmd.event_id} is already recorded; event ids are unique")
-    champion = state.champion_record()
-    if champion and cmd.event_id in champion.training_data.get("events_included", ()):
-        raise UserError(f"event {cmd.event_id} is already in the champion's training data")
-    return [DataAdded(event_id=cmd.event_id, station=cmd.station, date=cmd.date,
-                      magnitude_class=cmd.magnitude_class, azimuth_class=cmd.azimuth_class,
-                      magnitude_value=cmd.magnitude_value, azimuth_value=cmd.azimuth_value,
-                      images=list(cmd.images))]
-
-
 def _import(state: State, cmd: Import) -> list[EventModel]:
     if state.seq != 0:
         raise UserError(f"this registry already has {state.seq} commits; import into a new root")
@@ -311,6 +307,9 @@ _DECIDERS: dict[type, Callable[..., Sequence[EventModel]]] = {
     Import: _import,
     Approve: _approve,
     Decline: _decline,
-    AddData: _add_data,
+    RemoveData: remove_data,
+    CorrectData: correct_data,
+    ReportProblem: report_problem,
+    AddData: add_data,
     RecordObservation: record_observation,
 }

@@ -81,6 +81,7 @@ def _trained(state: State, e: Json, at: str) -> State:
         training_config=e.get("training_config", {}),
         training_data=e.get("training_data", {}),
         production=e.get("production"),
+        lineage=e.get("lineage"),
     )
     top = max(state.max_version, version) if state.max_version else version
     return _put(state, record, challenger=model_id, max_version=top)
@@ -93,6 +94,10 @@ def _evaluated(state: State, e: Json, at: str) -> State:
     del evaluation["type"], evaluation["model_id"]
     evaluation["seq"] = state.seq + 1
     evaluation["at"] = at
+    holdout = e.get("holdout")
+    if holdout is not None and e.get("dataset_digest"):
+        holdouts = {**(state.holdouts or {}), e["dataset_digest"]: holdout["digest"]}
+        return _put(state, record.with_evaluation(key, evaluation), holdouts=holdouts)
     return _put(state, record.with_evaluation(key, evaluation))
 
 
@@ -198,6 +203,31 @@ def _data_added(state: State, e: Json, at: str) -> State:
     return state._replace(data=state.data.set(event_id, entry), pool=state.pool.set(event_id, entry))
 
 
+def _data_removed(state: State, e: Json, at: str) -> State:
+    """The event leaves the pool; its data entry stays, marked removed."""
+    event_id = e["event_id"]
+    entry = state.data[event_id]
+    marked = {**entry, "removed": e["reason"], "removed_at": at}
+    pool = state.pool.delete(event_id) if event_id in state.pool else state.pool
+    return state._replace(data=state.data.set(event_id, marked), pool=pool)
+
+
+def _data_corrected(state: State, e: Json, at: str) -> State:
+    """New labels for the event, in the data and (if it waits there) in the pool; the
+    corrections so far are listed with it."""
+    event_id = e["event_id"]
+    entry = state.data[event_id]
+    history = [*entry.get("corrections", ()), {"changes": e["changes"], "reason": e["reason"], "at": at}]
+    updated = {**entry, **e["changes"], "corrections": history}
+    pool = state.pool.set(event_id, {**state.pool[event_id], **e["changes"], "corrections": history}) \
+        if event_id in state.pool else state.pool
+    return state._replace(data=state.data.set(event_id, updated), pool=pool)
+
+
+def _problem_reported(state: State, e: Json, at: str) -> State:
+    return state  # in the log (and the hooks) only: it changes no model
+
+
 def _observed(state: State, e: Json, at: str) -> State:
     record = state.models[e["model_id"]]
     if e["action"] == "none" or record.model_id != state.champion:
@@ -274,4 +304,7 @@ _EVOLVERS: dict[str, Evolver] = {
     "approved": _settled,
     "declined": _settled,
     "installation_imported": _installation_imported,
+    "data_removed": _data_removed,
+    "data_corrected": _data_corrected,
+    "problem_reported": _problem_reported,
 }

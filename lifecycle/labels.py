@@ -3,8 +3,9 @@
 Guarantees:
 1. Magnitude: ``Large`` M >= 6.0, ``Medium`` 5.0-5.99, ``Moderate`` 4.0-4.99; below 4.0 there
    is no event to learn from and the class is ``Normal``.
-2. Azimuth: 45-degree sectors centred on each direction (N = [337.5, 22.5)); a ``Normal``
-   event's azimuth is ``Normal``, never ``N`` (the original system's mistake).
+2. Azimuth: 45-degree sectors centred on each direction (N = [337.5, 22.5)), for azimuths
+   in [0, 360] only; a ``Normal`` event's azimuth is ``Normal``, never ``N`` (the original
+   system's mistake).
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def magnitude_class(magnitude: float) -> str:
 
 
 def azimuth_class(degrees: float) -> str:
-    if not math.isfinite(degrees) or not -360 <= degrees <= 360:
-        raise UserError(f"azimuth {degrees} is not an angle in degrees (0-360)")
+    """The sector of an azimuth in degrees clockwise from north, 0 <= azimuth <= 360 (360 is
+    north again); anything else (-10, 400) is refused by the same rule and message."""
+    if not math.isfinite(degrees) or not 0 <= degrees <= 360:
+        raise UserError(f"azimuth {degrees:g} is outside 0-360 degrees (clockwise from north; 0 and 360 "
+                        "are both north)")
     return SECTORS[int(((degrees % 360) + 22.5) // 45) % 8]
 
 

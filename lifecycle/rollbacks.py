@@ -37,6 +37,12 @@ def record_observation(
 ) -> list[Observed | Archived | RolledBack]:
     record = state.resolve(cmd.ref)
     evaluation = record.evaluations.get(record.latest_evaluation) if record.latest_evaluation else None
+    evaluated = evaluation["metrics"] if evaluation else {}
+    if evaluated.get("false_positive_rate") is None and (
+            cmd.accuracy is None or evaluated.get("magnitude_accuracy") is None):
+        raise UserError(f"cannot judge: {record.model_id} has no evaluated false-positive rate to compare the "
+                        "production figures with; evaluate it on the holdout first "
+                        f"('lifecycle evaluate {record.version} --data DIR')")
     verdict = assess(cmd.rules, evaluation["metrics"] if evaluation else {}, cmd.false_positive_rate,
                      cmd.accuracy)
     observed = Observed(model_id=record.model_id, false_positive_rate=cmd.false_positive_rate,

@@ -62,6 +62,14 @@ def check_family(family: str) -> str:
     return family
 
 
+def family_of(architecture: str) -> str:
+    """The default family of an architecture: its first word, letters and digits only
+    (``convnext_tiny`` -> ``convnext``, ``resnet10t`` -> ``resnet10t``)."""
+    word = "".join(c for c in architecture.split("_")[0].lower() if c.isascii() and c.isalnum())
+    word = word.lstrip("0123456789")[:32]
+    return word if _FAMILY.fullmatch(word) else "model"
+
+
 def model_id(family: str, version: Version) -> str:
     return f"{check_family(family)}_v{version}"
 

@@ -32,6 +32,8 @@ timeout = 10
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,11 @@ from lifecycle.errors import UserError
 CONFIG = Path("config") / "lifecycle.toml"
 MAX_HOOK_SECONDS = 86400.0  # a day; larger timeouts overflow the runner's wait
 PRODUCTION_FORMATS = ("auto", "torchvision", "native")  # models.export.FORMATS
+DEFAULT_HOOK_RETRIES = 3
+MAX_HOOK_RETRIES = 10
+HOOK_KEYS = {"events", "command", "url", "timeout", "retries", "headers"}
+WEBHOOK_ONLY = ("retries", "headers")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 
 
 @dataclass(frozen=True)
@@ -54,9 +61,14 @@ class Triggers:
 
 @dataclass(frozen=True)
 class Hook:
+    """A command (the event JSON on stdin) or a webhook (``url``: the event JSON POSTed)."""
+
     events: tuple[str, ...]
-    command: tuple[str, ...] | str
+    command: tuple[str, ...] | str = ()  # () for a webhook
     timeout: float = 10.0
+    url: str | None = None
+    retries: int = DEFAULT_HOOK_RETRIES  # webhooks: further attempts after a connection error, timeout or 5xx
+    headers: tuple[tuple[str, str], ...] = ()  # webhooks: extra request headers
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,23 @@ def _hooks(value: Any) -> tuple[Hook, ...]:
 
 
 def _hook(section: Mapping[str, Any]) -> Hook:
-    _known(section, {"events", "command", "timeout"}, "[[hooks]]")
+    _known(section, HOOK_KEYS, "[[hooks]]")
+    if ("command" in section) == ("url" in section):
+        raise UserError("[[hooks]]: give exactly one of command (a program that gets the event JSON on stdin) "
+                        "or url (a webhook that gets it POSTed)")
+    events = section.get("events", [])
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise UserError("[[hooks]]: events must be a list of event types, e.g. [\"promoted\"]")
+    timeout = number(section.get("timeout", 10.0), "hooks.timeout", minimum=0.1, maximum=MAX_HOOK_SECONDS)
+    if "url" in section:
+        retries = whole(section.get("retries", DEFAULT_HOOK_RETRIES), "hooks.retries", minimum=0)
+        if retries > MAX_HOOK_RETRIES:
+            raise UserError(f"hooks.retries must be at most {MAX_HOOK_RETRIES}, not {shown(retries)}")
+        return Hook(events=tuple(events), url=_url(section["url"]), timeout=timeout, retries=retries,
+                    headers=_headers(section.get("headers", {})))
+    extra = [key for key in WEBHOOK_ONLY if key in section]
+    if extra:
+        raise UserError(f"[[hooks]]: {', '.join(extra)}: only for webhooks (url = ...), not for command hooks")
     command = section.get("command")
     if isinstance(command, list) and command and all(isinstance(c, str) and c for c in command):
         parsed: tuple[str, ...] | str = tuple(command)
@@ -142,9 +170,39 @@ def _hook(section: Mapping[str, Any]) -> Hook:
         raise UserError("[[hooks]]: command must be a non-empty string or list of non-empty strings")
     if "\0" in "".join(parsed):
         raise UserError("[[hooks]]: command must not contain a NUL character")
-    events = section.get("events", [])
-    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-        raise UserError("[[hooks]]: events must be a list of event types, e.g. [\"promoted\"]")
-    return Hook(events=tuple(events), command=parsed,
-                timeout=number(section.get("timeout", 10.0), "hooks.timeout", minimum=0.1,
-                               maximum=MAX_HOOK_SECONDS))
+    return Hook(events=tuple(events), command=parsed, timeout=timeout)
+
+
+def _url(value: Any) -> str:
+    """An absolute http:// or https:// URL with a host (no spaces or control characters,
+    no user name or password: a secret belongs in ``headers``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f"hooks.url must be an http:// or https:// URL, not {shown(value)}")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise UserError("hooks.url must not contain spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number in 0..65535)
+    except ValueError as exc:
+        raise UserError(f"hooks.url is not a valid URL ({exc}): {shown(value)}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UserError(f"hooks.url must start with http:// or https://, not {shown(value)}")
+    if not parts.hostname:
+        raise UserError(f"hooks.url has no host: {shown(value)}")
+    if parts.username is not None or parts.password is not None:
+        raise UserError("hooks.url must not hold a user name or password; put a secret in "
+                        "headers, e.g. headers = { Authorization = \"Bearer ...\" }")
+    return value
+
+
+def _headers(value: Any) -> tuple[tuple[str, str], ...]:
+    """``headers = { Name = "value", ... }``: HTTP header names, string values on one line."""
+    section = table(value, "hooks.headers")
+    headers = []
+    for name, text in section.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise UserError(f"hooks.headers: {shown(name)} is not a valid HTTP header name")
+        if not isinstance(text, str) or not all(c == "\t" or " " <= c <= "~" for c in text):
+            raise UserError(f"hooks.headers.{name} must be a string of printable ASCII on one line")
+        headers.append((name, text))
+    return tuple(headers)

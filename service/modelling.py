@@ -67,11 +67,15 @@ def evaluate(
     from models.data import read_dataset
     from models.evaluate import predict, scorable
     from models.metrics import metrics_of
+    from service.holdouts import manifest
 
     data = read_dataset(data_dir)
     state = engine.state()
     records = _unique([state.resolve(ref) for ref in refs])
     items, blobs = [], {}
+    holdout = manifest(data.samples)
+    holdout_blob = engine.store.digest_bytes(holdout)
+    blobs[holdout_blob["digest"]] = holdout
     for record in records:
         network = load_network(engine, record)
         samples, unscored = scorable(data.samples, record.classes or {})
@@ -88,7 +92,8 @@ def evaluate(
         blobs[stored["digest"]] = blob
         items.append(RecordEvaluation(
             ref=record.model_id, dataset=dataset, metrics=metrics, policy=policy or Policy(),
-            dataset_digest=data.digest, predictions=stored, n_samples=len(rows), details=details))
+            dataset_digest=data.digest, predictions=stored, n_samples=len(rows), details=details,
+            holdout=holdout_blob))
     # evaluations name fixed model ids: an unrelated commit meanwhile is no conflict
     return engine.execute(RecordEvaluations(tuple(items)), blobs=blobs, expected_seq=expected_seq)
 

@@ -26,7 +26,7 @@ from typing import Any
 from events.store import BlobStore
 from lifecycle.commands import Submit
 from lifecycle.errors import UserError
-from lifecycle.versions import Bump
+from lifecycle.versions import Bump, family_of
 from service.inputs import read_json
 
 WEIGHTS = "best_model.pth"
@@ -66,13 +66,14 @@ def candidate_files(path: Path) -> tuple[Path, dict[str, Path]]:
 
 
 def build_submit(
-    path: Path, *, architecture: str | None = None, family: str = "convnext",
+    path: Path, *, architecture: str | None = None, family: str | None = None,
     version: str | None = None, bump: Bump = "patch", reason: str | None = None,
-    production_format: str = "auto",
+    production_format: str = "auto", lineage: dict[str, Any] | None = None,
 ) -> tuple[Submit, dict[str, Path | bytes]]:
     """The command and the files (digest -> path, or the export's bytes) to store once it is
     accepted. ``production_format`` is the ``[production] format`` setting
-    (``service.daemon_config.Settings.production_format``)."""
+    (``service.daemon_config.Settings.production_format``); the family defaults to the
+    architecture's (``lifecycle.versions.family_of``)."""
     from models.checkpoint import inspect
     from models.classes import default_classes, parse_class_mappings
 
@@ -90,7 +91,8 @@ def build_submit(
     metadata = _metadata(path)
     pending: dict[str, Path | bytes] = {}
     command = Submit(
-        weights=_pending(weights, pending), classes=classes, architecture=arch, family=family,
+        weights=_pending(weights, pending), classes=classes, architecture=arch,
+        family=family or family_of(arch), lineage=lineage,
         files={name: _pending(p, pending) for name, p in sorted(files.items())},
         version=version, bump=bump, training_config=config,
         training_data=_training_data(metadata), created_at=None,

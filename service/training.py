@@ -87,8 +87,14 @@ def train_challenger(
     if state.challenger is not None:
         raise UserError(f"challenger {state.challenger} is still waiting for a decision; decide it first")
     data = read_training_data(data_dirs)
+    from service.holdouts import refuse_training_data
+    from service.lineage import record as lineage_of
+
+    refuse_training_data(engine, state, data.samples)
     production_format = load_settings(engine.root).production_format
     init, classes, config = _starting_point(engine, state, start_from, config, default_classes())
+    parent = state.champion if init is not None else None
+    lineage = lineage_of(parent, _data_sets(data_dirs), config.device)
     config = _for_production(config, production_format)
     train_set, val_set = split_by_event(data.samples, config.val_fraction, config.seed)
     if on_split:
@@ -98,10 +104,30 @@ def train_challenger(
         result = train(train_set, val_set, classes, config, init, on_epoch, on_batch)
         folder = _write_candidate(work / "candidate", result, classes, config, summary(data), start_from)
         command, files = build_submit(folder, architecture=config.architecture, reason=reason,
-                                      production_format=production_format)
+                                      production_format=production_format, lineage=lineage)
         # no expected_seq: an unrelated commit meanwhile (data add, observe) must not throw the
         # run away; decide() refuses what really conflicts (a challenger, a used version)
         return engine.execute(command, blobs=files, reason=reason)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _data_sets(data_dirs: Sequence[Path]) -> list[Any]:
+    from models.data import read_dataset
+
+    return [read_dataset(d, check_images=False) for d in data_dirs]
+
+
+def train_on_pool(engine: Engine, extra: Sequence[Path], config: Any, **options: Any) -> Outcome:
+    """``train --pool``: the pool's events (laid out as a data set), beside ``extra`` data."""
+    from service.pool import write_pool_dataset
+
+    engine.require_root()
+    work = _work_dir(engine)
+    try:
+        if write_pool_dataset(engine.state(), engine.store, work / "pool") == 0:
+            raise UserError("the pool holds no event with images; add some with 'lifecycle data add'")
+        return train_challenger(engine, [work / "pool", *extra], config, **options)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

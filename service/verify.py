@@ -102,6 +102,8 @@ def _blobs(state: State) -> Iterator[tuple[str, dict[str, Any]]]:
         for evaluation in record.evaluations.values():
             if evaluation.get("predictions"):
                 yield f"{record.model_id} predictions ({evaluation['dataset']})", evaluation["predictions"]
+            if evaluation.get("holdout"):
+                yield f"{record.model_id} holdout manifest ({evaluation['dataset']})", evaluation["holdout"]
     for event_id, entry in sorted(state.data.items()):
         for image in entry.get("images", ()):
             yield f"data event {event_id} image {image['name']}", image

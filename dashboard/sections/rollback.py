@@ -1,5 +1,7 @@
 """Rollback from the page: choose a row, give a reason, confirm (and the token), run the
-same ``Rollback`` command as ``lifecycle rollback``, as actor "dashboard".
+same ``Rollback`` command as ``lifecycle rollback``, as actor "dashboard", or
+``dashboard:<name>`` when the token given is a named one (``access.actor_for``; the
+page remembers who unlocked it for the rest of the session).
 
 The command carries the commit the page showed when the row was chosen
 (``expected_seq``): if anything was written since, it is refused ("changed meanwhile,
@@ -13,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.access import token_matches
+from dashboard.access import ACTOR, actor_for, named_tokens
 from dashboard.context import KEY, Context, flash
 from lifecycle.commands import Rollback
 from lifecycle.errors import UserError
@@ -34,7 +36,24 @@ def cancel() -> None:
 
 
 def _needs_token(ctx: Context) -> bool:
-    return ctx.token is not None and not st.session_state.get(UNLOCKED)
+    return ctx.token is not None and not isinstance(st.session_state.get(UNLOCKED), str)
+
+
+def _actor(ctx: Context) -> str | None:
+    """Who the action is recorded as: "dashboard" without a token, else the actor of the
+    token given this session (None: not unlocked)."""
+    if ctx.token is None:
+        return ACTOR
+    unlocked = st.session_state.get(UNLOCKED)
+    return unlocked if isinstance(unlocked, str) else None
+
+
+def _shown_actor(ctx: Context) -> str:
+    known = _actor(ctx)
+    if known is not None:
+        return known
+    assert ctx.token is not None
+    return f"{ACTOR}:<the name of your token>" if named_tokens(ctx.token) is not None else ACTOR
 
 
 def render_pending(ctx: Context) -> None:
@@ -51,7 +70,7 @@ def render_pending(ctx: Context) -> None:
         current = f"v{champion.version}" if champion else "(none)"
         st.write(f"The champion {current} is archived as pre-rollback and v{pending['version']} becomes "
                  "the champion again; the production path switches to it. Recorded in the log as "
-                 "actor 'dashboard'.")
+                 f"actor '{_shown_actor(ctx)}'.")
         if ctx.state.seq != pending["seq"]:
             st.warning(f"The registry changed since you chose this (commit {pending['seq']}, now "
                        f"{ctx.state.seq}): confirming will be refused. Cancel and choose again.")
@@ -88,17 +107,22 @@ def _problem(ctx: Context, reason: str, confirmed: bool, given: str | None) -> s
         return "Give a reason (it is kept in the log)."
     if _needs_token(ctx):
         assert ctx.token is not None
-        if not token_matches(ctx.token, given or ""):
+        actor = actor_for(ctx.token, given or "")
+        if actor is None:
             time.sleep(1.0)  # slows down guessing
             return "Wrong access token."
-        st.session_state[UNLOCKED] = True
+        st.session_state[UNLOCKED] = actor
     return None
 
 
 def _run(ctx: Context, pending: dict[str, Any], reason: str, severity: str) -> None:
     command = Rollback(ref=pending["model_id"], reason=reason, severity=severity)
+    actor = _actor(ctx)
+    if actor is None:  # not unlocked: _problem asks for the token first
+        st.error("Wrong access token. Nothing was changed.")
+        return
     try:
-        outcome = ctx.engine().execute(command, expected_seq=pending["seq"], reason=reason)
+        outcome = ctx.engine(actor).execute(command, expected_seq=pending["seq"], reason=reason)
     except ProjectionFailed as exc:
         flash("warning", f"Rolled back, but: {exc}")
     except (UserError, OSError) as exc:  # Conflict: "changed meanwhile ... retry"

@@ -182,11 +182,14 @@ def test_restart_after_kill_9_resumes_without_duplicates(site: Cli, root: Path, 
 
 
 def _pool_event(cli: Cli, holdout: Path, n: int) -> None:
-    from models.data import read_dataset
+    """A new event with its own 224x224 spectrogram (never one of the holdout's)."""
+    from PIL import Image
 
-    sample = read_dataset(holdout).samples[n]
-    cli("data", "add", "--event-id", f"GTO_2026010{n}", "--station", "GTO", "--date", f"2026-01-0{n + 1}",
-        "--magnitude", "5.5", "--azimuth", "90", "--image", str(sample.path))
+    image = cli.root / "new-images" / f"GTO_2026010{n + 1}.png"
+    image.parent.mkdir(exist_ok=True)
+    Image.new("RGB", (224, 224), (20 * n, 100, 200)).save(image)
+    cli("data", "add", "--event-id", f"GTO_2026010{n + 1}", "--station", "GTO", "--date", f"2026-01-0{n + 1}",
+        "--magnitude", "5.5", "--azimuth", "90", "--image", str(image))
 
 
 TRAIN = ["--train", "--architecture", "convnext_atto", "--epochs", "1", "--image-size", "32"]
@@ -293,9 +296,10 @@ def test_a_rejected_challengers_events_do_not_retrigger_training(root: Path) -> 
 
     engine = open_engine(root)
     image = {"name": "x.png", **engine.store.put_bytes(b"png")}
-    ids = [f"GTO_2026010{n}" for n in range(5)]
-    for event_id in ids:
-        engine.execute(AddData(event_id=event_id, station="GTO", date="2026-01-01", magnitude_class="Large",
+    ids = [f"GTO_2026010{n + 1}" for n in range(5)]
+    for n, event_id in enumerate(ids):
+        image = {"name": "x.png", **engine.store.put_bytes(b"png %d" % n)}
+        engine.execute(AddData(event_id=event_id, station="GTO", date=f"2026-01-0{n + 1}", magnitude_class="Large",
                                azimuth_class="N", images=(image,)))
     daemon = Daemon(engine, WatchOptions(inbox=root / "inbox", holdout=root), Settings(triggers=Triggers(5)),
                     StepLog())

@@ -116,7 +116,7 @@ def test_references_with_a_trailing_newline_are_refused(cli: Cli, root: Path, ca
 @pytest.fixture
 def image(tmp_path: Path) -> Path:
     path = tmp_path / "spectrogram.png"
-    Image.new("RGB", (16, 16), "white").save(path)
+    Image.new("RGB", (224, 224), "white").save(path)
     return path
 
 

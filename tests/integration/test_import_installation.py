@@ -73,7 +73,7 @@ def test_validated_events_with_spectrograms_join_the_pool_the_others_are_reporte
 ) -> None:
     images = installation / "data" / "spectrograms"
     images.mkdir(parents=True)
-    Image.new("RGB", (32, 32), (10, 20, 30)).save(images / "SCN_20260211.png")
+    Image.new("RGB", (224, 224), (10, 20, 30)).save(images / "SCN_20260211.png")
     reg = json.loads((installation / "config/model_registry.json").read_text())
     reg["validated_events"][1]["spectrogram_path"] = "data/spectrograms/SCN_20260211.png"
     reg["validated_events"][3]["spectrogram_path"] = "/etc/passwd"

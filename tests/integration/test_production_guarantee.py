@@ -316,7 +316,7 @@ def test_a_closed_stdout_is_not_an_error(two: tuple[Engine, Cli], tmp_path: Path
     image = tmp_path / "a.png"
     from PIL import Image
 
-    Image.new("RGB", (32, 32)).save(image)
+    Image.new("RGB", (224, 224)).save(image)
     added = subprocess.run(["bash", "-o", "pipefail", "-c",
                             f"{sys.executable} -m cli --root {engine.root} data add --event-id GTO_20260101 "
                             f"--station GTO --date 2026-01-01 --image {image} "

@@ -15,7 +15,7 @@ def test_magnitude_classes(value: float, expected: str) -> None:
 
 @pytest.mark.parametrize(("degrees", "expected"), [
     (0, "N"), (22.4, "N"), (22.5, "NE"), (45, "NE"), (90, "E"), (180, "S"), (270, "W"),
-    (337.4, "NW"), (337.5, "N"), (359.9, "N"), (360, "N"), (-45, "NW")])
+    (337.4, "NW"), (337.5, "N"), (359.9, "N"), (360, "N"), (0, "N")])
 def test_azimuth_sectors(degrees: float, expected: str) -> None:
     assert azimuth_class(degrees) == expected
 
@@ -34,7 +34,8 @@ def test_normal_events_get_azimuth_normal_not_n() -> None:
     ((None, "Normal", None, "N"), "azimuth class Normal"),
     ((5.5, None, None, "Normal"), "unknown azimuth class"),
     ((float("nan"), None, 1.0, None), "plausible"),
-    ((5.5, None, 400.0, None), "not an angle"),
+    ((5.5, None, 400.0, None), "outside 0-360 degrees"),
+    ((5.5, None, -10.0, None), "outside 0-360 degrees"),
 ])
 def test_bad_labels(args: tuple, match: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(UserError, match=match):

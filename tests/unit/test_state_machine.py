@@ -148,8 +148,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         champion = self.state.champion_record()
         taken = {*self.state.data, *self.state.pool,
                  *(champion.training_data.get("events_included", ()) if champion else ())}
+        live = [e for e in self.state.data.values() if not e.get("removed")]
+        same_day = any((e["station"], e["date"]) == (cmd.station, cmd.date) for e in live)
         ok = self.run(cmd)
-        assert ok == (cmd.event_id not in taken and bool(cmd.images)), self.refused
+        assert ok == (cmd.event_id not in taken and bool(cmd.images) and not same_day), self.refused
 
     @precondition(lambda self: self.state.champion is not None)
     @rule(data=st.data(), rise=st.floats(-5.0, 25.0), limit=st.sampled_from([2.0, 5.0]),
@@ -167,9 +169,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         base = latest["metrics"].get("false_positive_rate") if latest else None
         fpr = min(100.0, max(0.0, round((10.0 if base is None else base) + rise, 2)))
         on_champion, target = record.model_id == before.champion, before.previous_champion()
-        assert self.run(RecordObservation(ref=record.model_id, false_positive_rate=fpr, apply=apply,
-                                          rules=RollbackRules(fpr_rise_critical=limit),
-                                          accuracy=accuracy)), self.refused
+        judged = base is not None or (accuracy is not None and latest is not None
+                                      and latest["metrics"].get("magnitude_accuracy") is not None)
+        ok = self.run(RecordObservation(ref=record.model_id, false_positive_rate=fpr, apply=apply,
+                                        rules=RollbackRules(fpr_rise_critical=limit), accuracy=accuracy))
+        if not judged:
+            assert not ok and "cannot judge" in str(self.refused)
+            event("observe: nothing to judge against, refused")
+            return
+        assert ok, self.refused
         critical = base is not None and fpr - base > limit
         assert (self.events[0]["severity"] == "CRITICAL") == critical
         if critical and on_champion:
