@@ -165,6 +165,11 @@ def event_detail(event: Mapping[str, Any]) -> str:
         return f"verdict {event['verdict']} awaits approval"
     if kind in ("approved", "declined"):
         return f"verdict {event['verdict']} (requested at commit {event['requested_seq']}) {kind}"
+    if kind == "problem_reported":
+        subject = f"{event['subject']}: " if event.get("subject") else ""
+        return f"{event['kind']}: {subject}{event['detail']}"
+    if kind == "data_corrected":
+        return ", ".join(f"{k} -> {v}" for k, v in sorted(event["changes"].items()))
     if kind == "installation_imported":
         runs = event.get("pipeline_history", {}).get("total_runs", 0)
         return (f"from {event['source']}: its pipeline history kept ({runs} run(s)); "

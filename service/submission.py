@@ -92,7 +92,7 @@ def build_submit(
     pending: dict[str, Path | bytes] = {}
     command = Submit(
         weights=_pending(weights, pending), classes=classes, architecture=arch,
-        family=family or family_of(arch), lineage=lineage,
+        family=family_of(arch) if family is None else family, lineage=lineage,
         files={name: _pending(p, pending) for name, p in sorted(files.items())},
         version=version, bump=bump, training_config=config,
         training_data=_training_data(metadata), created_at=None,

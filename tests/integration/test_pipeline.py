@@ -199,3 +199,19 @@ def test_tampered_weights_are_refused_before_loading(champion: Cli, datasets: di
     result = champion("evaluate", "--data", str(datasets["holdout"]), code=2)
     assert "content does not match its digest" in result.stderr
     assert "PROBLEM" in champion("verify", code=1).stdout
+
+
+def test_lineage_names_the_parent_the_data_and_the_runtime(champion: Cli, datasets: dict[str, Path]) -> None:
+    from importlib import metadata
+
+    champion("train", "--data", str(datasets["train"]), "--epochs", "1", "--from", "champion", *TRAIN)
+    links = champion.json("lineage", "challenger")
+    assert [link["model_id"] for link in links] == ["convnext_v1.0.1", "convnext_v1.0.0"]
+    child, parent = links
+    assert child["parent"] == "convnext_v1.0.0" and parent["parent"] is None
+    assert [d["digest"] for d in child["data"]] == [read_dataset(datasets["train"]).digest]
+    assert child["data"][0]["total_samples"] == 72 and child["device"] == "cpu"
+    assert child["runtime"]["torch"] == metadata.version("torch") and child["runtime"]["python"]
+    assert parent["decision"]["reason"].startswith("first model")
+    out = champion("lineage", "1.0.1").stdout
+    assert "parent: convnext_v1.0.0" in out and "parent: none (trained from scratch)" in out
