@@ -26,6 +26,7 @@ def metadata(record: ModelRecord) -> dict[str, Any]:
 def render(ctx: Context, record: ModelRecord) -> None:
     st.markdown("**Metadata**")
     st.json(metadata(record), expanded=1)
+    _lineage(ctx, record)
     if not record.evaluations:
         st.info("Not evaluated yet.")
         return
@@ -33,6 +34,22 @@ def render(ctx: Context, record: ModelRecord) -> None:
     key = KEY + "eval_" + safe_key(record.model_id)
     chosen = st.selectbox("Evaluation", names, key=key, help="Data set name @ content digest; newest first")
     _evaluation(record.evaluations[chosen or names[0]])
+
+
+def _lineage(ctx: Context, record: ModelRecord) -> None:
+    """The chain of parents (``lifecycle lineage``): data, code and decisions."""
+    from service.lineage import chain
+
+    st.markdown("**Lineage**")
+    rows = [{"model": link["model_id"], "status": link["status"],
+             "parent": link["parent"] or ("none" if link["recorded"] else "not recorded"),
+             "data": "; ".join(f"{d.get('total_samples')} samples, sha256 {str(d.get('digest'))[:12]}"
+                               for d in link["data"]) or "-",
+             "code": (link.get("code") or {}).get("version") or "-",
+             "torch": (link.get("runtime") or {}).get("torch") or "-", "device": link.get("device") or "-",
+             "decision": (link.get("decision") or {}).get("reason") or "-"}
+            for link in chain(ctx.state, record.model_id)]
+    st.dataframe(rows, hide_index=True, key=KEY + "lineage_" + safe_key(record.model_id))
 
 
 def _evaluation(evaluation: Mapping[str, Any]) -> None:

@@ -136,6 +136,8 @@ def test_champion_card_challenger_decision_and_pool(built: Engine) -> None:
     assert not at.exception
     assert at.get("vega_lite_chart"), "the confusion matrix heatmap"
     assert "json" in {e.type for e in at.main}
+    lineage = next(d.value for d in at.dataframe if "parent" in d.value.columns)
+    assert list(lineage["model"]) == ["convnext_v1.0.3"] and list(lineage["parent"]) == ["not recorded"]
 
 
 def test_champion_card_says_whether_production_is_intact(built: Engine) -> None:
