@@ -206,9 +206,13 @@ def _data_added(state: State, e: Json, at: str) -> State:
 def _data_removed(state: State, e: Json, at: str) -> State:
     """The event leaves the pool; its data entry stays, marked removed."""
     event_id = e["event_id"]
-    entry = state.data[event_id]
-    marked = {**entry, "removed": e["reason"], "removed_at": at}
+    if event_id not in state.pool and event_id not in state.data:
+        raise InvalidTransition(f"data event {event_id} removed but never recorded")
     pool = state.pool.delete(event_id) if event_id in state.pool else state.pool
+    entry = state.data.get(event_id)
+    if entry is None:  # returned to the pool by a rejection, never added here
+        return state._replace(pool=pool)
+    marked = {**entry, "removed": e["reason"], "removed_at": at}
     return state._replace(data=state.data.set(event_id, marked), pool=pool)
 
 

@@ -50,7 +50,9 @@ def _check_new_data(state: State, cmd: AddData) -> None:
 
 
 def _data_entry(state: State, event_id: str, action: str) -> Json:
-    entry = state.data.get(event_id)
+    """The event as recorded (or, for an event a rejected model's training returned to the
+    pool without labels recorded here, its pool entry)."""
+    entry = state.data.get(event_id) or state.pool.get(event_id)
     if entry is None:
         raise UserError(f"no data event {event_id!r}; see 'lifecycle data list'")
     if entry.get("removed"):
@@ -68,6 +70,9 @@ def remove_data(state: State, cmd: RemoveData) -> list[PoolEvent]:
 
 def correct_data(state: State, cmd: CorrectData) -> list[PoolEvent]:
     entry = _data_entry(state, cmd.event_id, "corrected")
+    if "magnitude_class" not in entry:
+        raise UserError(f"event {cmd.event_id} has no labels recorded here (a rejected model's training "
+                        "returned it to the pool); remove it, or add it with 'lifecycle data add'")
     changes = {k: v for k, v in cmd.changes.items() if v is not None and entry.get(k) != v}
     if not changes:
         raise UserError(f"event {cmd.event_id} already has these labels; nothing to correct")

@@ -35,8 +35,29 @@ def cancel() -> None:
     st.session_state.pop(PENDING, None)
 
 
-def _needs_token(ctx: Context) -> bool:
+def needs_token(ctx: Context) -> bool:
+    """Whether the page must still ask for the token (set, and not given this session)."""
     return ctx.token is not None and not isinstance(st.session_state.get(UNLOCKED), str)
+
+
+def check_token(ctx: Context, given: str | None) -> str | None:
+    """Unlock the session with the given token (None: fine), or say it is wrong."""
+    if not needs_token(ctx):
+        return None
+    assert ctx.token is not None
+    actor = actor_for(ctx.token, given or "")
+    if actor is None:
+        time.sleep(1.0)  # slows down guessing
+        return "Wrong access token."
+    st.session_state[UNLOCKED] = actor
+    return None
+
+
+def actor_now(ctx: Context) -> str:
+    """The actor of an action the page allowed (after ``check_token``)."""
+    actor = _actor(ctx)
+    assert actor is not None, "check_token first"
+    return actor
 
 
 def _actor(ctx: Context) -> str | None:
@@ -83,7 +104,7 @@ def _form(ctx: Context, pending: dict[str, Any]) -> None:
                                placeholder="e.g. false positives rose sharply in production")
         severity = st.selectbox("Severity", SEVERITIES, index=2, key=KEY + "rb_severity")
         given = (st.text_input("Access token", type="password", key=KEY + "rb_token")
-                 if _needs_token(ctx) else None)
+                 if needs_token(ctx) else None)
         confirmed = st.checkbox(f"I confirm: make v{pending['version']} the champion now",
                                 key=KEY + "rb_confirm")
         left, right = st.columns(2)
@@ -105,14 +126,7 @@ def _problem(ctx: Context, reason: str, confirmed: bool, given: str | None) -> s
         return "Tick the confirmation box to roll back."
     if not reason.strip():
         return "Give a reason (it is kept in the log)."
-    if _needs_token(ctx):
-        assert ctx.token is not None
-        actor = actor_for(ctx.token, given or "")
-        if actor is None:
-            time.sleep(1.0)  # slows down guessing
-            return "Wrong access token."
-        st.session_state[UNLOCKED] = actor
-    return None
+    return check_token(ctx, given)
 
 
 def _run(ctx: Context, pending: dict[str, Any], reason: str, severity: str) -> None:

@@ -32,6 +32,7 @@ from lifecycle.approval import describe
 from lifecycle.commands import (
     AddData,
     Approve,
+    CorrectData,
     DecideChallenger,
     Decline,
     Import,
@@ -39,6 +40,7 @@ from lifecycle.commands import (
     RecordEvaluation,
     RecordObservation,
     Reject,
+    RemoveData,
     Rollback,
     Submit,
 )
@@ -152,6 +154,32 @@ class LifecycleMachine(RuleBasedStateMachine):
         same_day = any((e["station"], e["date"]) == (cmd.station, cmd.date) for e in live)
         ok = self.run(cmd)
         assert ok == (cmd.event_id not in taken and bool(cmd.images) and not same_day), self.refused
+
+    @precondition(lambda self: len(self.state.pool) > 0 or len(self.state.data) > 0)
+    @rule(data=st.data(), correct=st.booleans())
+    def curate(self, data: st.DataObject, correct: bool) -> None:
+        """``data correct`` / ``data remove``: only an event still in the pool; the pool
+        follows and the data entry stays (marked removed, or with its corrections)."""
+        event_id = data.draw(st.sampled_from(sorted({*self.state.data, *self.state.pool})))
+        entry = self.state.data.get(event_id) or self.state.pool.get(event_id) or {}
+        live = event_id in self.state.pool and not entry.get("removed")
+        if correct:
+            change = {"magnitude_class": "Large", "azimuth_class": "N"}
+            changes = live and "magnitude_class" in entry and any(entry.get(k) != v for k, v in change.items())
+            ok = self.run(CorrectData(event_id, change, "prop"))
+            assert ok == changes, self.refused
+            if ok:
+                assert self.state.pool[event_id]["magnitude_class"] == "Large"
+                event("curate: corrected")
+        else:
+            ok = self.run(RemoveData(event_id, "prop"))
+            assert ok == live, self.refused
+            if ok:
+                assert event_id not in self.state.pool
+                self.pool.discard(event_id)
+                event("curate: removed")
+        if ok and event_id in self.data_added:
+            self.data_added[event_id] = self.state.data[event_id]
 
     @precondition(lambda self: self.state.champion is not None)
     @rule(data=st.data(), rise=st.floats(-5.0, 25.0), limit=st.sampled_from([2.0, 5.0]),
