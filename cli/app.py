@@ -667,15 +667,21 @@ def _follow(eng: Engine, once: bool, log_json: bool) -> None:
 def dashboard(
     host: Annotated[str, typer.Option(help="Address to bind (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
-    allow_actions: Annotated[bool, typer.Option("--allow-actions", help="Enable rollback from the page.")]
-    = False,
+    allow_actions: Annotated[bool, typer.Option("--allow-actions", help="Enable rollback from the page "
+                                                "(asks for the configured token).")] = False,
+    no_token: Annotated[bool, typer.Option("--no-token", help="With --allow-actions on a loopback --host "
+                                           "only: act without a token.")] = False,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Another name the page is reached by (a DNS name, a proxy's); repeatable. "
+        "Connections naming any other host are refused.")] = None,
 ) -> None:
     """Serve the Model Management dashboard (Streamlit; read-only unless --allow-actions)."""
     from dashboard.launch import serve
 
     eng = engine()
     eng.require_root()
-    raise typer.Exit(serve(eng.root, host=host, port=port, allow_actions=allow_actions))
+    raise typer.Exit(serve(eng.root, host=host, port=port, allow_actions=allow_actions, no_token=no_token,
+                           extra_hosts=allowed_host or ()))
 
 
 @command("add", group=data_app)

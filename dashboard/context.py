@@ -16,7 +16,11 @@ from projections.views import selection_list
 from service.engine import Engine
 
 KEY = "lcm_"  # prefix of every widget and session key (the view can be a tab of another app)
-SELECTED = KEY + "selected"
+# The models under analysis: plain session keys (not widget keys, which Streamlit drops when
+# their page is not drawn), the one source of truth for the header and the Model A / Model B
+# boxes of Compare and Test an event (their boxes are set from these before each is drawn).
+SELECTED = KEY + "selected"  # Model B: the archive's "Use", or a choice in a Model B box
+BASELINE = KEY + "baseline"  # Model A: the champion unless chosen in a Model A box
 FLASH = KEY + "flash"
 
 
@@ -61,11 +65,25 @@ def show_flashes() -> None:
 
 
 def select_for_analysis(model_id: str, version: str) -> None:
-    """The archive's "Use": the model becomes the second model of Compare and Test an event."""
+    """The archive's "Use": the model becomes Model B of Compare and Test an event."""
     st.session_state[SELECTED] = model_id
-    st.session_state[KEY + "cmp_b"] = model_id
-    st.session_state[KEY + "evt_b"] = model_id
     flash("info", f"v{version} selected for analysis: see Compare and Test an event")
+
+
+def selected_model(state: State) -> str | None:
+    """The model selected for analysis (Model B), if one was chosen and is in the registry."""
+    chosen = st.session_state.get(SELECTED)
+    return chosen if isinstance(chosen, str) and chosen in state.models else None
+
+
+def analysis_pair(ids: Sequence[str]) -> tuple[str, str]:
+    """(Model A, Model B) among ``ids`` (at least two, the champion first): the chosen ones
+    (``BASELINE``, ``SELECTED``) while they exist, else the first and the second."""
+    def chosen(key: str, default: str) -> str:
+        found = st.session_state.get(key)
+        return found if isinstance(found, str) and found in ids else default
+
+    return chosen(BASELINE, ids[0]), chosen(SELECTED, ids[1])
 
 
 def keep_choice(key: str, options: Sequence[str], default: str) -> None:

@@ -13,6 +13,12 @@ Guarantees:
 4. What a snapshot read from the log for a page (the commits of some types, a filtered
    history page, the filter choices) is kept with it, so a page drawn again on an
    unchanged log does not read the log again (a few dozen answers at most).
+5. A snapshot is made only from a log whose every line passes its hash and its link to the
+   line before, up to the snapshot's commit: the state may start from ``cache/state.json``
+   (only the commits after its anchor are read), so the lines before the anchor are
+   checked too (hashes and links only, no parsing; once per log key, since the snapshot
+   is then cached). A log that fails raises ``LogCorrupt`` naming the line, on every page
+   alike, and no page is drawn from it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any, TypeVar
 
 from bootstrap import open_engine
 from dashboard.access import ACTOR
-from events.port import Record
+from events.port import Record, StaleAnchor
 from lifecycle.state import State
 from service.engine import LOG_NAME, Engine, fold
 
@@ -146,7 +152,8 @@ def engine(root: Path, actor: str = ACTOR) -> Engine:
 def load(root: Path) -> Snapshot:
     """The current snapshot of ``root`` (cached while the log is unchanged).
 
-    Raises ``UserError`` when ``root`` is not a registry or its log is corrupt.
+    Raises ``UserError`` when ``root`` is not a registry, and ``LogCorrupt`` when its log
+    fails its hash chain anywhere, also before the commit of the state cache (guarantee 5).
     """
     root = root.resolve()
     before = log_key(root)
@@ -154,13 +161,29 @@ def load(root: Path) -> Snapshot:
         cached = _CACHE.get(root)
     if cached is not None and before is not None and cached.key == before:
         return cached
-    state = engine(root).state()
+    state = checked_state(engine(root))
     after = log_key(root)
     snapshot = Snapshot(root, state, before if before == after else None)
     if snapshot.key is not None:
         with _LOCK:
             _CACHE[root] = snapshot
     return snapshot
+
+
+def checked_state(reader: Engine) -> State:
+    """The registry's state (``Engine.state``: the state cache plus the commits after it)
+    once every line up to its commit passed its hash and link (guarantee 5); else the whole
+    log is read, which raises ``LogCorrupt`` naming the damaged line."""
+    state = reader.state()
+    position = reader.log.position()
+    if position is None or position.seq != state.seq:  # nothing read (an empty log)
+        return state
+    try:
+        for _ in reader.log.read_after(position, checked=True):
+            pass  # commits appended since: the next log key reads them
+    except StaleAnchor:
+        return fold(reader.log.read())  # names the damage (or a log replaced meanwhile)
+    return state
 
 
 def forget(root: Path | None = None) -> None:

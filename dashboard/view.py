@@ -14,11 +14,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.context import KEY, SELECTED, Context, show_flashes
+from dashboard.context import KEY, Context, selected_model, show_flashes
 from dashboard.sections import archive, compare, event, history, overview, pool, versions
+from dashboard.sections.rollback import PENDING
 from dashboard.shaping import short_time
 from dashboard.snapshot import LogKey, load, log_key
-from lifecycle.errors import UserError
+from lifecycle.errors import LogCorrupt, UserError
 
 DEFAULT_REFRESH_SECONDS = 5.0
 PAGES: dict[str, Callable[[Context], None]] = {
@@ -44,13 +45,12 @@ def render_model_management(
     path = Path(root).resolve()
     try:
         snapshot = load(path)
+    except LogCorrupt as exc:  # every page alike, wherever the damage lies (cache or not)
+        _refuse_corrupt(path, exc, refresh_seconds)
+        return
     except (UserError, OSError) as exc:
         st.error(f"{exc}" if isinstance(exc, UserError) else f"cannot read {path}: {exc}")
-        try:
-            key = log_key(path)
-        except (UserError, OSError):  # a shared log that cannot be reached: look again later
-            key = None
-        _auto_refresh(path, key, refresh_seconds)
+        _auto_refresh(path, _key_or_none(path), refresh_seconds)
         return
     ctx = Context(snapshot, allow_actions=allow_actions, token=token)
     _header(ctx, refresh_seconds)
@@ -58,9 +58,35 @@ def render_model_management(
     page = st.radio("Page", list(PAGES), horizontal=True, key=KEY + "page", label_visibility="collapsed")
     try:
         PAGES[page or "Champion"](ctx)
+    except LogCorrupt as exc:  # damaged after this run's snapshot was read: the next run refuses
+        corrupt_banner(path, exc)
     except UserError as exc:
         st.error(str(exc))
     _auto_refresh(path, snapshot.key, refresh_seconds)
+
+
+def _key_or_none(path: Path) -> LogKey | None:
+    try:
+        return log_key(path)
+    except (UserError, OSError):  # a shared log that cannot be reached: look again later
+        return None
+
+
+def _refuse_corrupt(path: Path, exc: LogCorrupt, refresh_seconds: float | None) -> None:
+    """A log that fails its hash chain: the same banner on every page, nothing drawn from
+    the log (not even from the state cache), no action offered; the page comes back by
+    itself once the log is restored."""
+    st.session_state.pop(PENDING, None)  # a rollback chosen before is not carried over
+    st.title("Model Management")
+    st.radio("Page", list(PAGES), horizontal=True, key=KEY + "page", label_visibility="collapsed")
+    corrupt_banner(path, exc)
+    _auto_refresh(path, _key_or_none(path), refresh_seconds)
+
+
+def corrupt_banner(path: Path, exc: LogCorrupt) -> None:
+    st.error(f"**The event log of `{path}` is corrupt** at line {exc.line} ({exc.why}). Nothing is "
+             "shown and no action is possible here until it is restored: restore events.jsonl (or its "
+             "database) from a backup; 'lifecycle verify' gives the details.", icon=":material/gpp_bad:")
 
 
 def _header(ctx: Context, refresh_seconds: float | None) -> None:
@@ -71,9 +97,10 @@ def _header(ctx: Context, refresh_seconds: float | None) -> None:
     when = short_time(state.last_time) or "never"
     st.caption(f"Registry `{ctx.root}` at commit {state.seq} (last change {when} UTC); "
                f"{len(state.models)} models; {mode}; {refresh}.")
-    selected = st.session_state.get(SELECTED)
-    if isinstance(selected, str) and selected in state.models:
-        st.caption(f"Selected for analysis: v{state.models[selected].version}")
+    selected = selected_model(state)
+    if selected is not None:
+        st.caption(f"Selected for analysis: v{state.models[selected].version} (Model B of Compare and "
+                   "Test an event)")
 
 
 def _auto_refresh(root: Path, seen: LogKey | None, seconds: float | None) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.context import KEY, Context, keep_choice
+from dashboard.context import BASELINE, KEY, SELECTED, Context, analysis_pair
 from dashboard.shaping import stored_paired_test
 from lifecycle.errors import UserError
 from projections.compare import compare
@@ -18,18 +18,35 @@ LOWER_IS_BETTER_NOTE = "false_positive_rate: lower is better"
 
 
 def pick_two(ctx: Context, prefix: str) -> tuple[str, str] | None:
-    """Two model selectors, the champion (default) first; None with fewer than two models."""
+    """The Model A and Model B boxes (the champion is A unless another is chosen); None with
+    fewer than two models.
+
+    The pair lives in ``BASELINE`` / ``SELECTED`` (``context.analysis_pair``), not in the
+    boxes: each box is set from it before it is drawn and writes a choice back to it, so
+    the header, both pages' boxes and what they compute always name the same models,
+    whichever page was drawn in between."""
     labels = ctx.model_labels()
     ids = list(labels)
     if len(ids) < 2:
         st.info("Comparing needs at least two models in the registry.")
         return None
-    keep_choice(KEY + prefix + "_a", ids, ids[0])
-    keep_choice(KEY + prefix + "_b", ids, ids[1])
+    a, b = analysis_pair(ids)
     left, right = st.columns(2)
-    a = left.selectbox("Model A", ids, key=KEY + prefix + "_a", format_func=labels.__getitem__)
-    b = right.selectbox("Model B", ids, key=KEY + prefix + "_b", format_func=labels.__getitem__)
-    return (a or ids[0]), (b or ids[1])
+    _box(left, "Model A", KEY + prefix + "_a", BASELINE, a, labels)
+    _box(right, "Model B", KEY + prefix + "_b", SELECTED, b, labels)
+    return a, b
+
+
+def _box(column: Any, label: str, key: str, truth: str, value: str, labels: dict[str, str]) -> None:
+    st.session_state[key] = value  # what the box shows is the pair, whatever the browser kept
+    column.selectbox(label, list(labels), key=key, format_func=labels.__getitem__,
+                     on_change=_chosen, args=(key, truth))
+
+
+def _chosen(key: str, truth: str) -> None:
+    """A choice in a box (before the run that follows it, so the header already knows)."""
+    if isinstance(st.session_state.get(key), str):
+        st.session_state[truth] = st.session_state[key]
 
 
 def render(ctx: Context) -> None:

@@ -1,4 +1,4 @@
-"""The dashboard in a real browser: ``lifecycle dashboard --allow-actions`` on a free
+"""The dashboard in a real browser: ``lifecycle dashboard --allow-actions --no-token`` on a free
 127.0.0.1 port, driven by Debian's Chromium (headless) through Playwright.
 
 It reads the champion, rolls back through the page and checks the log (actor
@@ -59,7 +59,7 @@ def dashboard_server(root: Path, port: int, logs: Path) -> Iterator[subprocess.P
     lifecycle = Path(sys.executable).parent / "lifecycle"
     with open(logs, "wb") as out:
         proc = subprocess.Popen([str(lifecycle), "--root", str(root), "dashboard", "--port", str(port),
-                                 "--allow-actions"], stdout=out, stderr=subprocess.STDOUT, env=env,
+                                 "--allow-actions", "--no-token"], stdout=out, stderr=subprocess.STDOUT, env=env,
                                 cwd=REPO, start_new_session=True)
     try:
         wait_healthy(proc, port, logs)
@@ -157,3 +157,54 @@ def test_dashboard_in_chromium(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert (tmp_path / "versions-chart.png").stat().st_size > 10_000
+
+
+def test_the_model_selected_for_analysis_is_the_one_shown_and_compared(tmp_path: Path) -> None:
+    """Issue 19 (1): after "Use" on an archive row, Compare's Model B box showed the champion
+    while its table compared the picked model, and the header named another model than the
+    one a box had since picked. The box, the table (its caption names both versions) and the
+    header agree, also after another page was shown."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.test_dashboard import build_root
+
+    def seen(page: Any) -> tuple[str, str, str]:
+        """(Model B box, what the table compares, what the header says is selected)."""
+        page.wait_for_timeout(800)
+        box = str(page.locator(".st-key-lcm_cmp_b input").first.input_value()).split(" ")[0]
+        captions = page.locator("[data-testid='stCaptionContainer']").all_inner_texts()
+        table = next(c for c in captions if c.startswith("Difference = ")).split(" ")[2]
+        header = next((c.split(" ")[3] for c in captions if c.startswith("Selected for analysis: ")), "")
+        return box, table, header
+
+    def use(page: Any, version: str) -> None:
+        show(page, "Archive")
+        page.locator(f".st-key-lcm_use_convnext_v{version.replace('.', '_')} button:visible").first.click()
+        page.get_by_text(f"v{version} selected for analysis").wait_for(timeout=20_000)
+
+    engine = build_root(tmp_path / "root")
+    port = free_port()
+    with dashboard_server(engine.root, port, tmp_path / "server.log"), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/", timeout=30_000)
+            page.locator(".st-key-lcm_champion h3").wait_for(timeout=30_000)
+            show(page, "Compare")  # the boxes are drawn once before anything is chosen
+            assert seen(page) == ("v1.0.1", "v1.0.1", "")
+            use(page, "1.0.0")
+            show(page, "Compare")
+            assert seen(page) == ("v1.0.0", "v1.0.0", "v1.0.0"), "the box and the table disagree"
+            page.locator(".st-key-lcm_cmp_b input").first.click()
+            page.get_by_role("option", name="v1.0.1 (archived, mag 95.00%)").click()
+            page.get_by_text("Difference = v1.0.1 - v1.0.3").wait_for(timeout=20_000)
+            assert seen(page) == ("v1.0.1", "v1.0.1", "v1.0.1"), "the header names another model"
+            show(page, "History")
+            show(page, "Compare")
+            assert seen(page) == ("v1.0.1", "v1.0.1", "v1.0.1"), "the choice was lost"
+            use(page, "1.0.2")
+            show(page, "Compare")
+            assert seen(page) == ("v1.0.2", "v1.0.2", "v1.0.2")
+        finally:
+            browser.close()

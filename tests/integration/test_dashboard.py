@@ -375,8 +375,12 @@ def test_launch_refuses_actions_on_a_public_host_without_token(tmp_path: Path,
         prepare(root, host="0.0.0.0", port=8501, allow_actions=True)
     command, env = prepare(root, host="0.0.0.0", port=8501, allow_actions=False)  # read-only: fine
     assert access.TOKEN_ENV not in env and "--allow-actions" not in command
-    command, env = prepare(root, host="127.0.0.1", port=8501, allow_actions=True)
-    assert access.TOKEN_ENV not in env
+    with pytest.raises(UserError, match="needs a token"):  # loopback too, unless --no-token says so
+        prepare(root, host="127.0.0.1", port=8501, allow_actions=True)
+    command, env = prepare(root, host="127.0.0.1", port=8501, allow_actions=True, no_token=True)
+    assert access.TOKEN_ENV not in env and command[-2:] == ["--allow-actions", "--no-token"]
+    with pytest.raises(UserError, match="for this machine only"):
+        prepare(root, host="0.0.0.0", port=8501, allow_actions=True, no_token=True)
     token_file = root / "config" / "dashboard.token"
     token_file.write_text(TOKEN + "\n")
     token_file.chmod(0o644)
