@@ -98,6 +98,15 @@ def draft_record(draft: Draft, tail: Tail) -> Record:
     }
 
 
+def next_commit(draft: Draft, tail: Tail, expected_seq: int) -> tuple[bytes, Tail]:
+    """The framed line of the commit after ``tail`` and the position after it; ``Conflict``
+    if the caller decided on another position (guarantee 3). Every backend appends this."""
+    if tail.seq != expected_seq:
+        raise Conflict(conflict_message(expected_seq, tail.seq))
+    line, digest = encode(draft_record(draft, tail))
+    return line, Tail(tail.seq + 1, digest, tail.size + len(line), tail.size)
+
+
 def conflict_message(expected: int, actual: int) -> str:
     return (f"the registry changed meanwhile (decided at commit {expected}, now at {actual}); "
             "retry the command")
@@ -221,13 +230,9 @@ class JsonlLog:
             raise LogUnwritable("a previous write to events.jsonl failed; restart and retry")
         if self._tail is None:
             self._recover()
-        tail = self._tail or Tail(0, GENESIS, 0)
-        if tail.seq != expected_seq:
-            raise Conflict(conflict_message(expected_seq, tail.seq))
-        record = draft_record(draft, tail)
-        line, digest = encode(record)
+        line, after = next_commit(draft, self._tail or Tail(0, GENESIS, 0), expected_seq)
         self._durable_append(line)
-        self._tail = Tail(tail.seq + 1, digest, tail.size + len(line), tail.size)
+        self._tail = after
         return decode(line)
 
     def _durable_append(self, line: bytes) -> None:

@@ -14,10 +14,10 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-from events.codec import GENESIS, decode, encode, frame_hash
-from events.log import check_prefix, classify, conflict_message, draft_record, scan
+from events.codec import GENESIS, decode, frame_hash
+from events.log import check_prefix, classify, next_commit, scan
 from events.port import Damage, Draft, Record, StaleAnchor, Tail
-from lifecycle.errors import Conflict, LogCorrupt
+from lifecycle.errors import LogCorrupt
 
 _START = Tail(0, GENESIS, 0)
 
@@ -110,12 +110,9 @@ class MemoryLog:
         if self._tail is None:
             for _ in self.read():
                 pass
-        tail = self._tail or _START
-        if tail.seq != expected_seq:
-            raise Conflict(conflict_message(expected_seq, tail.seq))
-        line, digest = encode(draft_record(draft, tail))
+        line, after = next_commit(draft, self._tail or _START, expected_seq)
         self.lines.append(line)
-        self._tail = Tail(tail.seq + 1, digest, tail.size + len(line), tail.size)
+        self._tail = after
         return decode(line)
 
 

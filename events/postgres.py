@@ -29,8 +29,8 @@ from typing import Any
 
 import psycopg
 
-from events.codec import GENESIS, decode, encode, frame_hash
-from events.log import check_prefix, classify, conflict_message, draft_record, scan
+from events.codec import GENESIS, decode, frame_hash
+from events.log import check_prefix, classify, conflict_message, next_commit, scan
 from events.port import Damage, Draft, Record, StaleAnchor, Tail
 from lifecycle.errors import Conflict, LogCorrupt, LogUnreachable, UserError
 
@@ -247,11 +247,9 @@ class PostgresLog:
             for _ in self.read():
                 pass
         tail = self._tail or _START
-        if tail.seq != expected_seq:
-            raise Conflict(conflict_message(expected_seq, tail.seq))
-        line, digest = encode(draft_record(draft, tail))
-        self._insert(tail.seq + 1, tail.hash, digest, line, expected_seq)
-        self._tail = Tail(tail.seq + 1, digest, tail.size + len(line), tail.size)
+        line, after = next_commit(draft, tail, expected_seq)
+        self._insert(after.seq, tail.hash, after.hash, line, expected_seq)
+        self._tail = after
         return decode(line)
 
     def _insert(self, seq: int, prev: str, digest: str, line: bytes, expected_seq: int) -> None:
