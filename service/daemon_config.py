@@ -27,7 +27,13 @@ format = "auto"              # the layout of production/models/earthquake_model.
 events = ["promoted", "rejected", "rolled_back"]
 command = ["/usr/local/bin/notify-team"]   # gets the event JSON on stdin
 timeout = 10
+[[hooks]]
+events = ["approval_requested", "problem_reported"]
+url = "https://chat.example.org/hooks/lifecycle"   # a webhook: the same JSON, POSTed
+headers = { Authorization = "Bearer <token>" }
+retries = 3
 ```
+``[log]`` and ``[store]`` (a shared PostgreSQL log) are read by ``service.backend``.
 """
 
 from __future__ import annotations
