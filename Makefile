@@ -54,5 +54,12 @@ bench-peers: install
 	  && touch $(PEERS_VENV)/.installed; }
 	$(PY) -m benchmarks.peers.run
 
+# Screenshots of every dashboard page at 1400 and 800 px wide, made by the browser test, into
+# docs/dashboard/ (<page>-<width>.png). Without LIFECYCLE_SCREENSHOTS the test takes none.
+.PHONY: screenshots
+screenshots: install browser
+	LIFECYCLE_SCREENSHOTS=docs/dashboard $(PY) -m pytest -q tests/e2e/test_dashboard_browser.py \
+	  -k test_every_page_fits_at_1400_and_800_px_and_is_in_the_url
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build

@@ -22,6 +22,7 @@ from dashboard.snapshot import LogKey, load, log_key
 from lifecycle.errors import LogCorrupt, UserError
 
 DEFAULT_REFRESH_SECONDS = 5.0
+PAGE_PARAM = "page"  # the page in the URL (``?page=compare``): a link to a view, kept on reload
 PAGES: dict[str, Callable[[Context], None]] = {
     "Champion": overview.render,
     "Archive": archive.render,
@@ -55,14 +56,38 @@ def render_model_management(
     ctx = Context(snapshot, allow_actions=allow_actions, token=token)
     _header(ctx, refresh_seconds)
     show_flashes()
-    page = st.radio("Page", list(PAGES), horizontal=True, key=KEY + "page", label_visibility="collapsed")
+    page = page_selector()
     try:
-        PAGES[page or "Champion"](ctx)
+        PAGES[page](ctx)
     except LogCorrupt as exc:  # damaged after this run's snapshot was read: the next run refuses
         corrupt_banner(path, exc)
     except UserError as exc:
         st.error(str(exc))
     _auto_refresh(path, snapshot.key, refresh_seconds)
+
+
+def page_slug(page: str) -> str:
+    """``"Versions chart"`` -> ``"versions-chart"``: a page's name in the URL."""
+    return page.lower().replace(" ", "-")
+
+
+def page_from_url(value: str | None) -> str:
+    """The page a ``?page=`` value names (its slug or its name, any case); Champion when
+    it names none. It only chooses what is shown: nothing in a URL ever acts."""
+    wanted = page_slug((value or "").strip())
+    return next((page for page in PAGES if page_slug(page) == wanted), "Champion")
+
+
+def page_selector() -> str:
+    """The page selector, mirrored in the URL: a new session (a link, a reload) starts on
+    the page its URL names; each choice is written back to the URL."""
+    key = KEY + "page"
+    if st.session_state.get(key) not in PAGES:
+        st.session_state[key] = page_from_url(st.query_params.get(PAGE_PARAM))
+    page = st.radio("Page", list(PAGES), horizontal=True, key=key, label_visibility="collapsed") or "Champion"
+    if st.query_params.get(PAGE_PARAM) != page_slug(page):
+        st.query_params[PAGE_PARAM] = page_slug(page)
+    return page
 
 
 def _key_or_none(path: Path) -> LogKey | None:
@@ -78,7 +103,7 @@ def _refuse_corrupt(path: Path, exc: LogCorrupt, refresh_seconds: float | None) 
     itself once the log is restored."""
     st.session_state.pop(PENDING, None)  # a rollback chosen before is not carried over
     st.title("Model Management")
-    st.radio("Page", list(PAGES), horizontal=True, key=KEY + "page", label_visibility="collapsed")
+    page_selector()
     corrupt_banner(path, exc)
     _auto_refresh(path, _key_or_none(path), refresh_seconds)
 

@@ -23,9 +23,56 @@ def metadata(record: ModelRecord) -> dict[str, Any]:
             "warnings": list(record.warnings)}
 
 
+def metadata_rows(found: Mapping[str, Any]) -> list[dict[str, str]]:
+    """``metadata`` as readable key/value rows: nested keys dotted (``metrics.composite_score``),
+    lists of plain values joined, digests shortened to 12 characters (the full values are
+    in the JSON)."""
+    rows: list[dict[str, str]] = []
+
+    def walk(key: str, value: Any) -> None:
+        if isinstance(value, Mapping) and value:
+            for name, inner in value.items():
+                walk(f"{key}.{name}" if key else str(name), inner)
+        elif isinstance(value, list | tuple) and any(isinstance(v, Mapping | list | tuple) for v in value):
+            for i, inner in enumerate(value):
+                walk(f"{key}[{i}]", inner)
+        elif isinstance(value, list | tuple):
+            rows.append({"key": key, "value": ", ".join(_shown(key, v) for v in value) or "-"})
+        else:
+            rows.append({"key": key, "value": _shown(key, value)})
+
+    walk("", found)
+    return rows
+
+
+def _shown(key: str, value: Any) -> str:
+    if value is None or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return pct(value) if key.endswith("accuracy") else f"{value:.4f}".rstrip("0").rstrip(".")
+    text = str(value)
+    last = key.rsplit(".", 1)[-1]
+    if len(text) > 12 and (last in ("digest", "sha256", "dataset_digest") or _is_digest(text)):
+        return text[:12] + "…"
+    return text
+
+
+def _is_digest(text: str) -> bool:
+    return len(text) in (40, 64, 128) and all(c in "0123456789abcdef" for c in text)
+
+
 def render(ctx: Context, record: ModelRecord) -> None:
-    st.markdown("**Metadata**")
-    st.json(metadata(record), expanded=1)
+    st.markdown(f"**Metadata of v{record.version}** ({record.model_id})")
+    found = metadata(record)
+    rows = metadata_rows(found)
+    st.dataframe(rows, hide_index=True, width="stretch", height=min(35 * (len(rows) + 1) + 3, 900),
+                 key=KEY + "meta_" + safe_key(record.model_id),
+                 column_config={"key": st.column_config.TextColumn("Key"),
+                                "value": st.column_config.TextColumn("Value", width="large")})
+    with st.expander("Full metadata (JSON, digests in full)"):
+        st.json(found, expanded=True)
     _lineage(ctx, record)
     if not record.evaluations:
         st.info("Not evaluated yet.")

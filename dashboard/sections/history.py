@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
 
 from dashboard.context import KEY, Context, pct
 from dashboard.shaping import archive_rows, filter_history, short_time
-from lifecycle.errors import UserError
 from lifecycle.state import State
-from projections.views import parse_time, status_view
+from projections.views import status_view
 
 PAGE_SIZE = 50
 MAX_COMMITS = 2000  # the newest matching commits shown ('lifecycle history --json' lists all)
@@ -21,26 +21,41 @@ def render(ctx: Context) -> None:
     if ctx.state.seq == 0:
         st.info("The log is empty: every command (submit, evaluate, decide, rollback, ...) will appear here.")
         return
-    rows = _filtered(ctx)
+    bounds = _bounds(ctx)
+    rows = _filtered(ctx, bounds)
     if rows is not None:
         _table(rows)
     st.divider()
-    time_travel(ctx)
+    time_travel(ctx, bounds)
 
 
-def _time(label: str, key: str) -> tuple[str | None, bool]:
-    """(canonical time or None, valid) from a text field; a bad value is reported."""
-    text = st.text_input(label, key=key, placeholder="2026-02-10 or 2026-02-10T15:00:00 (UTC)").strip()
-    if not text:
-        return None, True
-    try:
-        return parse_time(text), True
-    except UserError as exc:
-        st.error(str(exc))
-        return None, False
+def _bounds(ctx: Context) -> tuple[date, date]:
+    """The dates a picker offers: from the first commit's day to today (UTC)."""
+    today = datetime.now(UTC).date()
+    first = ctx.snapshot.first_time()
+    start = date.fromisoformat(first[:10]) if first else today
+    return min(start, today), max(today, date.fromisoformat((ctx.state.last_time or today.isoformat())[:10]))
 
 
-def _filtered(ctx: Context) -> list[dict[str, Any]] | None:
+def _moment(bounds: tuple[date, date], label: str, key: str, *, end: bool) -> str | None:
+    """A date picked (and, optionally, a time of day), as the log's canonical UTC time; None
+    when no date is picked. Without a time: the start of the day (``end``: its end); with
+    one: that minute (``end``: to its last microsecond, so the whole minute is in)."""
+    first, last = bounds
+    day_box, time_box = st.columns([3, 2])
+    day = day_box.date_input(label, value=None, min_value=first, max_value=last, key=key, format="YYYY-MM-DD")
+    clock = time_box.time_input("Time (UTC, optional)", value=None, step=60, key=key + "_time")
+    if not isinstance(day, date):
+        return None
+    if clock is None:
+        moment = datetime.combine(day, time.max if end else time.min)
+    else:
+        moment = datetime.combine(day, clock.replace(second=0, microsecond=0))
+        moment += timedelta(seconds=59, microseconds=999_999) if end else timedelta(0)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _filtered(ctx: Context, bounds: tuple[date, date]) -> list[dict[str, Any]] | None:
     types, actors = ctx.snapshot.choices()
     models = [m.model_id for m in reversed(ctx.state.by_version())]
     a, b, c = st.columns(3)
@@ -49,10 +64,11 @@ def _filtered(ctx: Context) -> list[dict[str, Any]] | None:
     actor = c.selectbox("Actor", [ALL, *actors], key=KEY + "hist_actor")
     d, e = st.columns(2)
     with d:
-        since, ok_since = _time("From (UTC)", KEY + "hist_since")
+        since = _moment(bounds, "From (UTC)", KEY + "hist_since", end=False)
     with e:
-        until, ok_until = _time("Until (UTC)", KEY + "hist_until")
-    if not (ok_since and ok_until):
+        until = _moment(bounds, "Until (UTC)", KEY + "hist_until", end=True)
+    if since is not None and until is not None and since > until:
+        st.error("'From' is after 'Until': no event can match.")
         return None
     filters: dict[str, Any] = {"model_id": None if model in (None, ALL) else model, "types": chosen,
                                "actor": None if actor in (None, ALL) else actor, "since": since, "until": until}
@@ -75,12 +91,12 @@ def _table(rows: list[dict[str, Any]]) -> None:
                                "command"])
 
 
-def time_travel(ctx: Context) -> None:
+def time_travel(ctx: Context, bounds: tuple[date, date] | None = None) -> None:
     st.subheader("State as of")
-    moment, ok = _time("Show the registry as it was at (UTC)", KEY + "asof")
+    moment = _moment(bounds or _bounds(ctx), "Show the registry as it was at (UTC)", KEY + "asof", end=True)
     if moment is None:
-        if ok:
-            st.caption("Give a date or time to see the champion, challenger and archive at that moment.")
+        st.caption("Pick a date (and a time, or the end of that day) to see the champion, challenger "
+                   "and archive at that moment.")
         return
     commit, state = ctx.snapshot.at_time(moment)
     if commit is None:

@@ -81,6 +81,8 @@ def champion_card(ctx: Context) -> None:
         st.subheader(f"Champion v{record.version}")
         st.caption(f"{record.model_id} · {record.architecture} · deployed {short_time(record.deployed_at)} UTC"
                    + (f" · restored by a rollback from v{record.rollback_from}" if record.rollback_from else ""))
+        if record.rollback_from:
+            _restored_by(ctx, record)
         _production(ctx)
         found = metrics(record)
         a, b, c = st.columns(3)
@@ -89,10 +91,31 @@ def champion_card(ctx: Context) -> None:
         c.metric("Composite score", score(found.get("composite_score")))
         _training(record)
         show, use = st.columns(2)
-        if show.toggle("View details", key=KEY + "details"):
+        details_on = show.toggle("View details", key=KEY + "details")
+        scanner_on = use.toggle("Use for scanner", key=KEY + "scanner")
+        # drawn below the toggles, across the card's whole width (not in a narrow column)
+        if details_on:
             details.render(ctx, record)
-        if use.toggle("Use for scanner", key=KEY + "scanner"):
+        if scanner_on:
             _scanner(ctx, record)
+
+
+def _restored_by(ctx: Context, record: ModelRecord) -> None:
+    """Who rolled back to the champion, why, and how severe: the last ``rolled_back`` event
+    to it in the log (up to the snapshot's commit)."""
+    found: tuple[dict[str, Any], dict[str, Any]] | None = None
+    for commit in ctx.snapshot.commits_of_type("rolled_back"):
+        for event in commit["events"]:
+            if event["type"] == "rolled_back" and event["model_id"] == record.model_id:
+                found = (commit, event)
+    if found is None:
+        return
+    commit, event = found
+    origin = ctx.state.models.get(event.get("from_model_id") or "")
+    source = f" from v{origin.version}" if origin is not None else ""
+    st.warning(f"**Champion by a rollback**{source}, severity **{event.get('severity') or '-'}**, "
+               f"by **{commit['actor']}** on {short_time(commit['time'])} UTC (commit {commit['seq']})  \n"
+               f"Reason: {event.get('reason') or commit.get('reason') or '-'}", icon=":material/history:")
 
 
 def _production(ctx: Context) -> None:
@@ -119,10 +142,10 @@ def _scanner(ctx: Context, record: ModelRecord) -> None:
     link = ctx.root / "production" / "models" / "earthquake_model.pth"
     st.markdown("The scanner loads the production path, a link that always points to the champion's "
                 "weights (it switches atomically on promotion and rollback):")
-    st.code(str(link), language=None)
+    st.code(str(link), language=None, wrap_lines=True)
     st.markdown("From Python (weights checked against their sha256, loaded weights-only):")
     st.code(f'from api import ModelDeployer\nnetwork, classes = ModelDeployer("{ctx.root}")'
-            '.load_model("champion")', language="python")
+            '.load_model("champion")', language="python", wrap_lines=True)
     st.caption(f"Now: v{record.version}, weights sha256 "
                f"{(record.weights or {}).get('digest', 'none')[:16]}…")
 

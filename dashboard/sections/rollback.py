@@ -16,14 +16,22 @@ from typing import Any
 import streamlit as st
 
 from dashboard.access import ACTOR, actor_for, named_tokens
-from dashboard.context import KEY, Context, flash
+from dashboard.context import KEY, Context, flash, pct, score
 from lifecycle.commands import Rollback
 from lifecycle.errors import UserError
+from lifecycle.state import ModelRecord
+from projections.registry import metrics
 from service.engine import ProjectionFailed
 
 PENDING = KEY + "pending"
 UNLOCKED = KEY + "unlocked"
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+# What the confirmation compares (target against the champion): metric, label, percent or
+# score, whether a higher value is the better one.
+COMPARED = [("magnitude_accuracy", "Magnitude accuracy", True, True),
+            ("azimuth_accuracy", "Azimuth accuracy", True, True),
+            ("composite_score", "Composite score", False, True),
+            ("false_positive_rate", "False-positive rate", True, False)]
 
 
 def choose(model_id: str, version: str, seq: int) -> None:
@@ -92,21 +100,74 @@ def render_pending(ctx: Context) -> None:
         st.write(f"The champion {current} is archived as pre-rollback and v{pending['version']} becomes "
                  "the champion again; the production path switches to it. Recorded in the log as "
                  f"actor '{_shown_actor(ctx)}'.")
+        target = ctx.state.models.get(pending["model_id"])
+        worse = _comparison(champion, target) if target is not None else None
         if ctx.state.seq != pending["seq"]:
             st.warning(f"The registry changed since you chose this (commit {pending['seq']}, now "
                        f"{ctx.state.seq}): confirming will be refused. Cancel and choose again.")
-        _form(ctx, pending)
+        _form(ctx, pending, worse)
 
 
-def _form(ctx: Context, pending: dict[str, Any]) -> None:
+def _comparison(champion: ModelRecord | None, target: ModelRecord) -> str | None:
+    """The target's metrics against the champion's, with the difference; a warning when the
+    target is worse on magnitude accuracy. Returns how much worse (None: not worse)."""
+    mine = metrics(target)
+    theirs = metrics(champion) if champion is not None else {}
+    head = f"| | v{champion.version} (champion now) | v{target.version} (after the rollback) | difference |" \
+        if champion is not None else f"| | (no champion) | v{target.version} (after the rollback) | difference |"
+    lines = [head, "|---|---:|---:|---|"]
+    for name, label, percent, higher_better in COMPARED:
+        now, then = theirs.get(name), mine.get(name)
+        if now is None and then is None:
+            continue
+        shown = pct if percent else score
+        change = _difference(now, then, percent, higher_better)
+        lines.append(f"| {label} | {shown(now)} | {shown(then)} | {change} |")
+    st.markdown("\n".join(lines))
+    if champion is not None:
+        on = f"v{champion.version} on {_data(champion)}, v{target.version} on {_data(target)}"
+        same = champion.latest_evaluation is not None and champion.latest_evaluation == target.latest_evaluation
+        st.caption(f"Latest evaluation of each ({on})" + ("." if same else
+                   "; not the same data, so the numbers are not directly comparable."))
+    now, then = theirs.get("magnitude_accuracy"), mine.get("magnitude_accuracy")
+    if not (isinstance(now, int | float) and isinstance(then, int | float) and then < now):
+        return None
+    assert champion is not None
+    drop = f"{now - then:.2f} points"
+    st.warning(f"**v{target.version} is worse on magnitude accuracy** than the champion v{champion.version}: "
+               f"{pct(then)} against {pct(now)} ({drop} lower). Roll back only if the champion is "
+               "failing in production (e.g. false positives), and say so in the reason.",
+               icon=":material/warning:")
+    return f"{pct(now)} to {pct(then)}"
+
+
+def _data(record: ModelRecord) -> str:
+    """The data set of the latest evaluation (its key is ``name@digest``)."""
+    return (record.latest_evaluation or "no evaluation").split("@")[0]
+
+
+def _difference(now: Any, then: Any, percent: bool, higher_better: bool) -> str:
+    if not (isinstance(now, int | float) and isinstance(then, int | float)):
+        return "-"
+    delta = then - now
+    text = f"{delta:+.2f} points" if percent else f"{delta:+.4f}"
+    if delta == 0:
+        return f"{text} (same)"
+    better = (delta > 0) == higher_better
+    return f"{text} ({'better' if better else '**worse**'})"
+
+
+def _form(ctx: Context, pending: dict[str, Any], worse: str | None) -> None:
     with st.form(KEY + "rollback_form"):
         reason = st.text_input("Reason", key=KEY + "rb_reason", max_chars=2000,
                                placeholder="e.g. false positives rose sharply in production")
         severity = st.selectbox("Severity", SEVERITIES, index=2, key=KEY + "rb_severity")
         given = (st.text_input("Access token", type="password", key=KEY + "rb_token")
                  if needs_token(ctx) else None)
-        confirmed = st.checkbox(f"I confirm: make v{pending['version']} the champion now",
-                                key=KEY + "rb_confirm")
+        label = f"I confirm: make v{pending['version']} the champion now"
+        if worse is not None:
+            label += f", although its magnitude accuracy is lower ({worse})"
+        confirmed = st.checkbox(label, key=KEY + "rb_confirm")
         left, right = st.columns(2)
         submitted = left.form_submit_button("Confirm rollback", type="primary", key=KEY + "rb_submit")
         cancelled = right.form_submit_button("Cancel", key=KEY + "rb_cancel")

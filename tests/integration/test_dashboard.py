@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +256,7 @@ def test_cancel_leaves_everything(built: Engine) -> None:
 
 def test_versions_chart(built: Engine) -> None:
     at = goto(app(built.root).run(), "Versions chart")
-    [chart] = at.get("vega_lite_chart")
+    [chart] = [c for c in at.get("vega_lite_chart") if c.proto.datasets]  # not the details' heatmaps
     data = b"".join(d.data.data for d in chart.proto.datasets) + chart.proto.data.data  # Arrow, or
     text = chart.proto.spec + data.decode("latin-1")  # values inline in the spec
     assert "rejected" in text and "1.0.3" in text and "Composite score" in text and "champion" in text
@@ -268,12 +269,12 @@ def test_compare_with_the_stored_paired_test(built: Engine) -> None:
     at.selectbox(key="lcm_cmp_a").set_value("convnext_v1.0.0")
     at.selectbox(key="lcm_cmp_b").set_value("convnext_v1.0.1").run()
     table = at.dataframe[0].value
-    mag = table[table["metric"] == "magnitude_accuracy"].iloc[0]
-    assert mag["difference"] == "+15.0000" and "better" in mag["B vs A"]
+    mag = table[table["Metric"] == "Magnitude accuracy"].iloc[0]  # issue 19: display names, units
+    assert mag["Difference"] == "+15.00 pts" and "better" in mag["B vs A"]
     shown = texts(at)
     assert "same data: **benchmark**" in shown and "Paired test over events on benchmark" in shown
     at.selectbox(key="lcm_cmp_b").set_value("convnext_v1.0.4").run()  # never evaluated
-    assert "Paired test" not in texts(at) and at.dataframe[0].value.iloc[0]["v1.0.4 (B)"] == "-"
+    assert "Paired test" not in texts(at) and at.dataframe[0].value.iloc[0]["v1.0.4 (B)"] == "\u2013"
 
 
 def test_history_filters_and_time_travel(built: Engine) -> None:
@@ -289,13 +290,14 @@ def test_history_filters_and_time_travel(built: Engine) -> None:
     at.selectbox(key="lcm_hist_model").set_value("(all)")
     at.selectbox(key="lcm_hist_actor").set_value("alice@lab").run()
     assert len(at.dataframe[0].value) == all_rows
-    at.text_input(key="lcm_hist_since").input("not a date").run()
-    assert "not a date or time" in texts(at) and not at.exception
-    at.text_input(key="lcm_hist_since").input("")
-    third = records(root)[2]  # the first promotion
-    at.text_input(key="lcm_asof").input(third["time"]).run()
+    last = records(root)[-1]
+    day = date.fromisoformat(last["time"][:10])  # the day every commit was made
+    at.date_input(key="lcm_hist_since").set_value(day).run()  # dates are picked, not typed
+    assert len(at.dataframe[0].value) == all_rows and not at.exception
+    at.date_input(key="lcm_asof").set_value(day).run()  # no time: the end of that day
     shown = texts(at)
-    assert "commit 3" in shown and "Champion: **v1.0.0**" in shown
+    assert f"commit {last['seq']}" in shown and "Champion: **v1.0.3**" in shown
+    # an exact moment (a date and a time of day): tests/integration/test_dashboard_reading.py
 
 
 def test_pool_progress_uses_the_trigger_config(built: Engine) -> None:
