@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,9 @@ def run_at_scale(root: Path, model_id: str, reps: int) -> dict[str, Any]:
     at.multiselect(key="lcm_hist_types").unselect("rejected")
     _timed(at)
     middle = snapshot.load(root).state.models[model_id].created_at
-    at.text_input(key="lcm_asof").input(middle)
+    moment = datetime.fromisoformat(middle.replace("Z", "+00:00"))
+    at.date_input(key="lcm_asof").set_value(moment.date())
+    at.time_input(key="lcm_asof_time").set_value(moment.time().replace(second=0, microsecond=0))
     travel = _timed(at)
     worst = max(p["median_s"] for p in pages.values())
     return {"first_load_s": first, "pages": pages, "time_travel_s": travel, "time_travel_to": middle,
