@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard.charts import confusion_heatmap
 from dashboard.context import KEY, Context, pct, safe_key
+from dashboard.metrics_display import display_name, format_value, ordered
 from dashboard.shaping import short_time
 from lifecycle.state import ModelRecord
 from projections.registry import archive_entry, champion_entry, folder
@@ -105,8 +106,11 @@ def _evaluation(evaluation: Mapping[str, Any]) -> None:
     st.write(f"On **{evaluation['dataset']}** ({evaluation.get('n_samples', '?')} samples"
              + (f", digest {digest[:12]}…" if digest else "") + f"), commit {evaluation['seq']}, "
              f"{short_time(evaluation.get('at'))} UTC")
-    st.dataframe([{"metric": k, "value": v} for k, v in m.items()]
-                 + [{"metric": "composite_score", "value": evaluation["composite"]["score"]}], hide_index=True)
+    figures = {**m, "composite_score": evaluation["composite"]["score"]}
+    if evaluation.get("original_composite_score") is not None:
+        figures["original_composite_score"] = evaluation["original_composite_score"]
+    st.dataframe([{"metric": display_name(k), "value": format_value(k, figures[k])} for k in ordered(figures)],
+                 hide_index=True)
     tasks = (evaluation.get("details") or {})
     shown = [t for t in ("magnitude", "azimuth") if isinstance(tasks.get(t), Mapping)]
     if not shown:

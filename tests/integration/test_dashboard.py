@@ -137,6 +137,9 @@ def test_champion_card_challenger_decision_and_pool(built: Engine) -> None:
     assert not at.exception
     assert at.get("vega_lite_chart"), "the confusion matrix heatmap"
     assert "json" in {e.type for e in at.main}
+    figures = next(d.value for d in at.dataframe if list(d.value.columns) == ["metric", "value"])
+    assert list(figures["metric"])[:2] == ["Magnitude accuracy", "Azimuth accuracy"]  # names, not keys
+    assert list(figures["value"])[0].endswith(" %") and "Composite score" in list(figures["metric"])
     lineage = next(d.value for d in at.dataframe if "parent" in d.value.columns)
     assert list(lineage["model"]) == ["convnext_v1.0.3"] and list(lineage["parent"]) == ["not recorded"]
 
