@@ -139,7 +139,7 @@ def test_champion_card_challenger_decision_and_pool(built: Engine) -> None:
     assert "json" in {e.type for e in at.main}
     figures = next(d.value for d in at.dataframe if list(d.value.columns) == ["metric", "value"])
     assert list(figures["metric"])[:2] == ["Magnitude accuracy", "Azimuth accuracy"]  # names, not keys
-    assert list(figures["value"])[0].endswith(" %") and "Composite score" in list(figures["metric"])
+    assert next(iter(figures["value"])).endswith(" %") and "Composite score" in list(figures["metric"])
     lineage = next(d.value for d in at.dataframe if "parent" in d.value.columns)
     assert list(lineage["model"]) == ["convnext_v1.0.3"] and list(lineage["parent"]) == ["not recorded"]
 
