@@ -19,7 +19,7 @@ from typing import Any
 from bootstrap import open_engine
 from lifecycle.commands import Rollback
 from lifecycle.errors import UserError
-from lifecycle.gate import LOWER_IS_BETTER
+from lifecycle.gate import better_of
 from lifecycle.state import ARCHIVE_STATUSES, ModelRecord, State
 from projections.registry import archive_entry, champion_entry, registry
 from service.engine import LOG_NAME, ProjectionFailed
@@ -32,12 +32,13 @@ ORIGINAL_FOLDER = "autoupdate_pipeline"
 
 def is_registry_root(path: Path) -> bool:
     """A root with an embedded log, or one whose configuration names a shared log."""
+    from service.backend import read
+
     if (path / LOG_NAME).is_file():
         return True
-    config = path / "config" / "lifecycle.toml"
     try:
-        return config.is_file() and "[log]" in config.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return read(path).configured
+    except UserError:  # a configuration that cannot be read names no log
         return False
 
 
@@ -151,12 +152,7 @@ class OriginalModelDeployer:
                 not_compared.append(name)
                 continue
             difference = round(v2 - v1, 6)
-            if difference == 0:
-                better = "equal"
-            elif (difference > 0) != (name in LOWER_IS_BETTER):
-                better = "model2"
-            else:
-                better = "model1"
+            better = {"a": "model1", "b": "model2"}.get(str(better_of(name, v1, v2)), "equal")
             differences[name] = {"model1": v1, "model2": v2, "difference": difference, "better": better}
         return {"success": True, "model1": _side(*first), "model2": _side(*second),
                 "differences": differences, "not_compared": not_compared}

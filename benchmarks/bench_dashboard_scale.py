@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks import loggen
 from benchmarks.bench_dashboard import run_at_scale, scale_summary
-from benchmarks.bench_decisions import update
+from benchmarks.bench_decisions import publish
 from bootstrap import open_engine
 
 
@@ -36,10 +36,7 @@ def main(argv: list[str] | None = None) -> int:
              "benchmarks/RESULTS.md` on a 100,000-event root with 1,500 versions; worst page median "
              f"{1000 * result['worst_page_median_s']:.0f} ms against the 1 s target ({verdict}).", "", "```",
              scale_summary(result), "```", "<!-- bench_dashboard_scale:end -->", ""]
-    if args.update is not None:
-        update(args.update, lines)
-    print("\n".join(lines))
-    return 0
+    return publish(lines, args.update)
 
 
 if __name__ == "__main__":

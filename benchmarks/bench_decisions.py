@@ -97,16 +97,20 @@ def update(path: Path, lines: list[str]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def publish(lines: list[str], path: Path | None) -> int:
+    """Print a section; with ``path`` (``--update``) also write it into that file."""
+    if path is not None:
+        update(path, lines)
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_decisions")
     parser.add_argument("--reps", type=int, default=4000)
     parser.add_argument("--update", type=Path, default=None)
     args = parser.parse_args(argv)
-    lines = section(run(args.reps))
-    if args.update is not None:
-        update(args.update, lines)
-    print("\n".join(lines))
-    return 0
+    return publish(section(run(args.reps)), args.update)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_decisions import update
+from benchmarks.bench_decisions import publish
 from benchmarks.common import LIFECYCLE, REPO, median
 from bootstrap import open_engine
 from tests.helpers.pg import PrivateServer
@@ -192,11 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update", type=Path, default=None)
     parser.add_argument("--count", type=int, default=100)
     args = parser.parse_args(argv)
-    lines = section(run(args.count))
-    if args.update is not None:
-        update(args.update, lines)
-    print("\n".join(lines))
-    return 0
+    return publish(section(run(args.count)), args.update)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lifecycle.gate import LOWER_IS_BETTER
+from lifecycle.gate import LOWER_IS_BETTER, better_of
 
 MISSING = "\u2013"  # an en dash
 NAMES = {
@@ -74,12 +74,7 @@ def format_difference(metric: str, value: Any) -> str:
 def better(metric: str, a: Any, b: Any) -> str | None:
     """"b" when B is better than A, "a" when worse, "same"; None when one is missing. For a
     lower-is-better metric (false-positive rate) a fall is better."""
-    if not (_number(a) and _number(b)):
-        return None
-    difference = round(float(b) - float(a), 6)
-    if difference == 0:
-        return "same"
-    return "b" if (difference < 0) == lower_is_better(metric) else "a"
+    return better_of(metric, a, b)
 
 
 def comparison_rows(rows: Sequence[Mapping[str, Any]], va: str, vb: str) -> list[dict[str, str]]:

@@ -21,6 +21,18 @@ from typing import Any
 from lifecycle.stats import EventPair, clustered, detectable_gain, events_needed
 
 LOWER_IS_BETTER = frozenset({"false_positive_rate"})
+
+
+def better_of(metric: str, a: Any, b: Any) -> str | None:
+    """Which of two values of ``metric`` is the better one: "a", "b" or "same" (None when one
+    is not a number); for a lower-is-better metric (the false-positive rate) the lower. The
+    one rule every comparison shows (CLI, API, dashboard)."""
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b)):
+        return None
+    difference = round(float(b) - float(a), 6)
+    if difference == 0:
+        return "same"
+    return "b" if (difference < 0) == (metric in LOWER_IS_BETTER) else "a"
 POWER = 0.8
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.gate import LOWER_IS_BETTER
+from lifecycle.gate import better_of
 from lifecycle.state import Json, ModelRecord, State
 
 METRICS = ("magnitude_accuracy", "azimuth_accuracy", "magnitude_macro_f1", "magnitude_mcc",
@@ -60,11 +60,4 @@ def metric_rows(ma: Json, mb: Json) -> list[dict[str, Any]]:
 def _row(name: str, a: float | None, b: float | None) -> dict[str, Any]:
     if a is None or b is None:
         return {"metric": name, "a": a, "b": b, "difference": None, "better": None}
-    difference = round(b - a, 6)
-    if difference == 0:
-        better = "same"
-    elif (difference < 0) == (name in LOWER_IS_BETTER):
-        better = "b"
-    else:
-        better = "a"
-    return {"metric": name, "a": a, "b": b, "difference": difference, "better": better}
+    return {"metric": name, "a": a, "b": b, "difference": round(b - a, 6), "better": better_of(name, a, b)}

@@ -17,8 +17,10 @@ import streamlit as st
 
 from dashboard.access import ACTOR, actor_for, named_tokens
 from dashboard.context import KEY, Context, flash, pct, score
+from dashboard.metrics_display import display_name
 from lifecycle.commands import Rollback
 from lifecycle.errors import UserError
+from lifecycle.gate import better_of
 from lifecycle.state import ModelRecord
 from projections.registry import metrics
 from service.engine import ProjectionFailed
@@ -26,12 +28,9 @@ from service.engine import ProjectionFailed
 PENDING = KEY + "pending"
 UNLOCKED = KEY + "unlocked"
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
-# What the confirmation compares (target against the champion): metric, label, percent or
-# score, whether a higher value is the better one.
-COMPARED = [("magnitude_accuracy", "Magnitude accuracy", True, True),
-            ("azimuth_accuracy", "Azimuth accuracy", True, True),
-            ("composite_score", "Composite score", False, True),
-            ("false_positive_rate", "False-positive rate", True, False)]
+# What the confirmation compares (target against the champion): the metric, percent or score.
+COMPARED = [("magnitude_accuracy", True), ("azimuth_accuracy", True), ("composite_score", False),
+            ("false_positive_rate", True)]
 
 
 def choose(model_id: str, version: str, seq: int) -> None:
@@ -116,13 +115,13 @@ def _comparison(champion: ModelRecord | None, target: ModelRecord) -> str | None
     head = f"| | v{champion.version} (champion now) | v{target.version} (after the rollback) | difference |" \
         if champion is not None else f"| | (no champion) | v{target.version} (after the rollback) | difference |"
     lines = [head, "|---|---:|---:|---|"]
-    for name, label, percent, higher_better in COMPARED:
+    for name, percent in COMPARED:
         now, then = theirs.get(name), mine.get(name)
         if now is None and then is None:
             continue
         shown = pct if percent else score
-        change = _difference(now, then, percent, higher_better)
-        lines.append(f"| {label} | {shown(now)} | {shown(then)} | {change} |")
+        change = _difference(name, now, then, percent)
+        lines.append(f"| {display_name(name)} | {shown(now)} | {shown(then)} | {change} |")
     st.markdown("\n".join(lines))
     if champion is not None:
         on = f"v{champion.version} on {_data(champion)}, v{target.version} on {_data(target)}"
@@ -146,15 +145,13 @@ def _data(record: ModelRecord) -> str:
     return (record.latest_evaluation or "no evaluation").split("@")[0]
 
 
-def _difference(now: Any, then: Any, percent: bool, higher_better: bool) -> str:
-    if not (isinstance(now, int | float) and isinstance(then, int | float)):
+def _difference(name: str, now: Any, then: Any, percent: bool) -> str:
+    verdict = better_of(name, now, then)  # "b": the target is the better one
+    if verdict is None:
         return "-"
     delta = then - now
     text = f"{delta:+.2f} points" if percent else f"{delta:+.4f}"
-    if delta == 0:
-        return f"{text} (same)"
-    better = (delta > 0) == higher_better
-    return f"{text} ({'better' if better else '**worse**'})"
+    return f"{text} ({ {'same': 'same', 'b': 'better', 'a': '**worse**'}[verdict] })"
 
 
 def _form(ctx: Context, pending: dict[str, Any], worse: str | None) -> None:
